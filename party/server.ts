@@ -1,0 +1,432 @@
+import type * as Party from 'partykit/server'
+import {
+  CloseCode,
+  encode,
+  isValidRoomName,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type ErrorCode,
+  type PeerInfo,
+  type Presence,
+  type ServerMessage,
+  type SignalData,
+} from '../protocol/messages'
+import { verifyToken } from './auth'
+import { ConfigError, parseConfig, type RoomConfig } from './config'
+import { createLogger, type Logger } from './log'
+import { fullBucket, take, type Bucket } from './rateLimit'
+import { iceServersFor } from './turn'
+
+/** A participant of the room, kept in room storage so hibernation keeps it. */
+type Member = {
+  id: string
+  secretHash: string
+  presence: Presence
+  /** The display name is fixed by the join token when auth is on. */
+  lockedName: string | null
+  /**
+   * Server-made key of the live connection, or null while away within the
+   * grace period. Never the PartyKit connection id: clients choose that
+   * (`_pk`), so routing on it would let one socket receive another's frames.
+   */
+  connectionKey: string | null
+  awaySince: number | null
+}
+
+/** Per-connection state; lives in the connection's hibernation-safe attachment. */
+type ConnState = { peerId: string; key: string; bucket: Bucket; drops: number; dropsSince: number }
+
+/** Set by `onBeforeConnect` after checking a token; stripped from client requests. */
+const NAME_HEADER = 'x-meshcall-token-name'
+const ROSTER_KEY = 'roster'
+const pendingKey = (peerId: string) => `pending:${peerId}`
+/** Signals held for a peer that is away within its grace period. */
+const MAX_PENDING = 256
+/** More refused frames than this inside ABUSE_WINDOW_MS closes the connection. */
+const ABUSE_DROPS = 100
+const ABUSE_WINDOW_MS = 10_000
+
+/**
+ * The meshcall room server: assigns identity, keeps presence, and relays
+ * signaling between the peers of one room. One instance (a Durable Object
+ * in production) serves one room. The wire protocol is `protocol/messages.ts`.
+ */
+export default class RoomServer implements Party.Server {
+  readonly options: Party.ServerOptions = { hibernate: true }
+
+  readonly config: RoomConfig
+  readonly log: Logger
+  /** Mirror of the `roster` storage key, reloaded by `onStart` after every wake. */
+  roster: Record<string, Member> = {}
+
+  constructor(readonly room: Party.Room) {
+    // Configuration errors are refused in onBeforeConnect with a readable
+    // message, so here the config is known to parse.
+    this.config = parseConfig(room.env)
+    this.log = createLogger(this.config.logLevel, { room: roomIdOf(room) })
+  }
+
+  static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {
+    const admitted = await admit(request, lobby)
+    if (admitted instanceof Response) return admitted
+    // Rebuilt rather than copied: the room trusts NAME_HEADER only from here.
+    const headers = new Headers()
+    request.headers.forEach((value, key) => {
+      if (key.toLowerCase() !== NAME_HEADER) headers.set(key, value)
+    })
+    if (admitted.tokenName !== null) headers.set(NAME_HEADER, admitted.tokenName)
+    return new Request(request.url, { method: request.method, headers })
+  }
+
+  static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
+    const admitted = await admit(request, lobby)
+    return admitted instanceof Response ? admitted : request
+  }
+
+  async onStart() {
+    this.roster = (await this.room.storage.get<Record<string, Member>>(ROSTER_KEY)) ?? {}
+    // After a restart of the server process, members whose socket is gone
+    // start their grace period now, so a reconnect with the secret keeps them.
+    const live = new Set([...this.room.getConnections<ConnState>()].map((c) => c.state?.key))
+    const now = Date.now()
+    let changed = false
+    for (const member of Object.values(this.roster)) {
+      if (member.connectionKey !== null && !live.has(member.connectionKey)) {
+        member.connectionKey = null
+        member.awaySince = now
+        changed = true
+      }
+    }
+    if (changed) {
+      await this.saveRoster()
+      await this.scheduleExpiry()
+    }
+  }
+
+  async onConnect(connection: Party.Connection<ConnState>, ctx: Party.ConnectionContext) {
+    const url = new URL(ctx.request.url)
+    const tokenName = ctx.request.headers.get(NAME_HEADER)
+    const resumed = await this.findResumable(url.searchParams.get('resume'))
+
+    if (!resumed && this.memberCount() >= this.config.maxPeers) {
+      return this.refuseFull(connection)
+    }
+
+    const secret = resumed ? resumed.secret : randomToken(32)
+    const member: Member = resumed
+      ? resumed.member
+      : {
+          id: randomToken(9),
+          secretHash: await sha256(secret),
+          presence: {
+            name: tokenName ?? cleanName(url.searchParams.get('name')),
+            mic: false,
+            camera: false,
+            screen: false,
+          },
+          lockedName: tokenName,
+          connectionKey: null,
+          awaySince: null,
+        }
+    const iceServers = await iceServersFor(member.id, this.config)
+
+    // From here on nothing awaits before the roster is updated, so two
+    // connections arriving together cannot both take the last place.
+    if (!resumed && this.memberCount() >= this.config.maxPeers) {
+      return this.refuseFull(connection)
+    }
+    const previous = this.socketOf(member)
+    const key = randomToken(12)
+    member.connectionKey = key
+    member.awaySince = null
+    this.roster[member.id] = member
+    connection.setState({ peerId: member.id, key, bucket: fullBucket(this.config.burst, Date.now()), drops: 0, dropsSince: 0 })
+    // The same identity came back on a new socket before the old one was
+    // seen to close (a network switch): the newer connection wins.
+    previous?.close(CloseCode.replaced, 'replaced by a newer connection')
+
+    const log = this.log.child({ peerId: member.id })
+    this.send(connection, {
+      type: 'welcome',
+      v: PROTOCOL_VERSION,
+      id: member.id,
+      secret,
+      resumed: Boolean(resumed),
+      peers: this.peersExcept(member.id),
+      iceServers,
+      maxPeers: this.config.maxPeers,
+    })
+    if (resumed) {
+      log.info('peer resumed')
+      await this.flushPending(member.id, connection)
+    } else {
+      log.info('peer joined', { peers: this.memberCount() })
+      this.broadcast({ type: 'peer-joined', peer: infoOf(member) }, connection.id)
+    }
+    await this.saveRoster()
+    await this.scheduleExpiry()
+  }
+
+  async onMessage(frame: string | ArrayBuffer | ArrayBufferView, connection: Party.Connection<ConnState>) {
+    const state = connection.state
+    const member = state ? this.roster[state.peerId] : undefined
+    if (!state || !member || member.connectionKey !== state.key) return
+
+    if (!this.admitFrame(connection, state)) return
+
+    const parsed = parseClientMessage(frame)
+    if (!parsed.ok) {
+      this.log.info('frame refused', { peerId: member.id, code: parsed.code, reason: parsed.reason })
+      this.sendError(connection, parsed.code, parsed.reason)
+      return
+    }
+    const message = parsed.message
+    switch (message.type) {
+      case 'signal':
+        return this.relaySignal(member, connection, message.to, message.data)
+      case 'presence': {
+        member.presence = { ...message.state, name: member.lockedName ?? message.state.name }
+        this.broadcast({ type: 'presence', from: member.id, state: member.presence }, connection.id)
+        return this.saveRoster()
+      }
+      case 'bye':
+        this.log.info('peer left', { peerId: member.id, reason: 'bye' })
+        await this.remove(member.id, 'bye')
+        connection.close(CloseCode.left, 'bye')
+        return
+    }
+  }
+
+  async onClose(connection: Party.Connection<ConnState>) {
+    await this.leave(connection)
+  }
+
+  async onError(connection: Party.Connection<ConnState>) {
+    await this.leave(connection)
+  }
+
+  async onAlarm() {
+    const now = Date.now()
+    for (const member of Object.values(this.roster)) {
+      if (member.awaySince !== null && now - member.awaySince >= this.config.graceMs) {
+        this.log.info('peer left', { peerId: member.id, reason: 'timeout' })
+        await this.remove(member.id, 'timeout')
+      }
+    }
+    await this.scheduleExpiry()
+  }
+
+  async onRequest(request: Party.Request) {
+    if (request.method !== 'GET') return new Response('method not allowed', { status: 405 })
+    return Response.json({ v: PROTOCOL_VERSION, peers: this.memberCount(), maxPeers: this.config.maxPeers })
+  }
+
+  private refuseFull(connection: Party.Connection) {
+    this.log.info('join refused: room full', { maxPeers: this.config.maxPeers })
+    this.sendError(connection, 'room-full', `this room is full (${this.config.maxPeers} participants)`)
+    connection.close(CloseCode.roomFull, 'room full')
+  }
+
+  /** A socket closed without `bye`: start the grace period, unseen by others. */
+  private async leave(connection: Party.Connection<ConnState>) {
+    // With hibernation on an older compatibility date workerd does not answer
+    // a client's Close frame by itself, so the client would hang in CLOSING
+    // until it times out (cloudflare/partykit#389). Complete the handshake.
+    try {
+      connection.close(1000)
+    } catch {
+      // the transport is already gone
+    }
+    const member = connection.state ? this.roster[connection.state.peerId] : undefined
+    // A socket replaced by a resume, or one that already said bye, is not the member's.
+    if (!member || member.connectionKey !== connection.state?.key) return
+    if (this.config.graceMs === 0) {
+      this.log.info('peer left', { peerId: member.id, reason: 'timeout' })
+      await this.remove(member.id, 'timeout')
+      return
+    }
+    member.connectionKey = null
+    member.awaySince = Date.now()
+    this.log.info('peer away', { peerId: member.id, graceMs: this.config.graceMs })
+    await this.saveRoster()
+    await this.scheduleExpiry()
+  }
+
+  private async remove(peerId: string, reason: 'bye' | 'timeout') {
+    const own = this.socketOf(this.roster[peerId])
+    delete this.roster[peerId]
+    this.broadcast({ type: 'peer-left', id: peerId, reason }, own?.id)
+    await this.room.storage.delete(pendingKey(peerId))
+    await this.saveRoster()
+  }
+
+  private async relaySignal(from: Member, connection: Party.Connection, to: string, data: SignalData) {
+    const target = this.roster[to]
+    if (!target || to === from.id) {
+      this.sendError(connection, 'unknown-peer', `no peer ${JSON.stringify(to)} in this room`)
+      return
+    }
+    const frame = encode({ type: 'signal', from: from.id, data })
+    this.log.debug('signal relayed', { peerId: from.id, to, kind: data.kind, session: data.session })
+    const socket = this.socketOf(target)
+    if (socket) {
+      socket.send(frame)
+      return
+    }
+    // The target is away within its grace period: hold the frame for its
+    // return. Its machine drops what has gone stale by then.
+    const pending = (await this.room.storage.get<string[]>(pendingKey(to))) ?? []
+    pending.push(frame)
+    await this.room.storage.put(pendingKey(to), pending.slice(-MAX_PENDING))
+  }
+
+  private async flushPending(peerId: string, connection: Party.Connection) {
+    const pending = await this.room.storage.get<string[]>(pendingKey(peerId))
+    if (!pending) return
+    for (const frame of pending) connection.send(frame)
+    await this.room.storage.delete(pendingKey(peerId))
+  }
+
+  /** The per-connection token bucket; persistent abuse closes the socket. */
+  private admitFrame(connection: Party.Connection<ConnState>, state: ConnState): boolean {
+    const now = Date.now()
+    const { allowed, bucket } = take(state.bucket, this.config.rate, this.config.burst, now)
+    if (allowed) {
+      connection.setState({ ...state, bucket })
+      return true
+    }
+    const fresh = now - state.dropsSince > ABUSE_WINDOW_MS
+    const drops = fresh ? 1 : state.drops + 1
+    connection.setState({ ...state, bucket, drops, dropsSince: fresh ? now : state.dropsSince })
+    if (drops > ABUSE_DROPS) {
+      this.log.warn('connection closed for rate abuse', { peerId: state.peerId, drops })
+      connection.close(CloseCode.rateLimited, 'rate limit exceeded persistently')
+    } else {
+      this.sendError(connection, 'rate-limited', `more than ${this.config.rate} frames/s: frame dropped`)
+    }
+    return false
+  }
+
+  private async findResumable(resume: string | null): Promise<{ member: Member; secret: string } | null> {
+    if (!resume) return null
+    const dot = resume.indexOf('.')
+    const member = dot > 0 ? this.roster[resume.slice(0, dot)] : undefined
+    if (!member) return null
+    const secret = resume.slice(dot + 1)
+    const matches = timingSafeEqual(await sha256(secret), member.secretHash)
+    if (!matches) this.log.warn('resume refused: wrong secret', { peerId: member.id })
+    return matches ? { member, secret } : null
+  }
+
+  /** The member's live socket, found by the server-made key in its state. */
+  private socketOf(member: Member): Party.Connection<ConnState> | undefined {
+    if (member.connectionKey === null) return undefined
+    for (const connection of this.room.getConnections<ConnState>()) {
+      if (connection.state?.key === member.connectionKey) return connection
+    }
+    return undefined
+  }
+
+  private memberCount() {
+    return Object.keys(this.roster).length
+  }
+
+  private peersExcept(peerId: string): PeerInfo[] {
+    return Object.values(this.roster)
+      .filter((m) => m.id !== peerId)
+      .map(infoOf)
+  }
+
+  private send(connection: Party.Connection, message: ServerMessage) {
+    connection.send(encode(message))
+  }
+
+  private sendError(connection: Party.Connection, code: ErrorCode, message: string) {
+    this.send(connection, { type: 'error', code, message })
+  }
+
+  private broadcast(message: ServerMessage, without?: string) {
+    this.room.broadcast(encode(message), without ? [without] : [])
+  }
+
+  private async saveRoster() {
+    await this.room.storage.put(ROSTER_KEY, this.roster)
+  }
+
+  /** One alarm, at the earliest moment an away member's grace runs out. */
+  private async scheduleExpiry() {
+    const deadlines = Object.values(this.roster)
+      .filter((m) => m.awaySince !== null)
+      .map((m) => (m.awaySince as number) + this.config.graceMs)
+    if (deadlines.length === 0) {
+      await this.room.storage.deleteAlarm()
+      return
+    }
+    await this.room.storage.setAlarm(Math.min(...deadlines))
+  }
+}
+
+RoomServer satisfies Party.Worker
+
+/**
+ * Checks what can be checked before the WebSocket upgrade: the room name, the
+ * configuration, the protocol version and, when auth is on, the join token.
+ */
+async function admit(request: Party.Request, lobby: Party.Lobby): Promise<Response | { tokenName: string | null }> {
+  if (!isValidRoomName(lobby.id)) {
+    return new Response('room names are 1 to 64 characters of A-Z a-z 0-9 _ -', { status: 400 })
+  }
+  let config: RoomConfig
+  try {
+    config = parseConfig(lobby.env)
+  } catch (error) {
+    if (error instanceof ConfigError) return new Response(error.message, { status: 500 })
+    throw error
+  }
+  const url = new URL(request.url)
+  const version = url.searchParams.get('v')
+  if (version !== null && version !== String(PROTOCOL_VERSION)) {
+    return new Response(`unsupported protocol version ${version}; this server speaks ${PROTOCOL_VERSION}`, {
+      status: 400,
+    })
+  }
+  if (!config.authSecret) return { tokenName: null }
+  const result = await verifyToken(config.authSecret, url.searchParams.get('token'), lobby.id)
+  if (!result.ok) return new Response(result.reason, { status: 401 })
+  return { tokenName: result.claims.name }
+}
+
+function infoOf(member: Member): PeerInfo {
+  return { id: member.id, presence: member.presence }
+}
+
+function cleanName(name: string | null): string {
+  const trimmed = name?.trim().slice(0, 64)
+  return trimmed ? trimmed : 'Guest'
+}
+
+/** Alarms run without `room.id` (PartyKit's documented limit). */
+function roomIdOf(room: Party.Room): string | undefined {
+  try {
+    return room.id
+  } catch {
+    return undefined
+  }
+}
+
+function randomToken(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes))
+  return btoa(String.fromCharCode(...raw)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
+  return btoa(String.fromCharCode(...new Uint8Array(digest)))
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
+}

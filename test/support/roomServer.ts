@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export type RoomServer = {
+  /** `127.0.0.1:PORT` */
+  host: string
+  port: number
+  /** `ws://HOST/parties/main/ROOM?QUERY` */
+  wsUrl(room: string, query?: Record<string, string>): string
+  httpUrl(room: string, query?: Record<string, string>): string
+  /** Everything the server printed, for failure messages. */
+  output(): string
+  /** Kills the server process and waits until it is gone; storage is kept. */
+  kill(): Promise<void>
+  /** Starts it again on the same port with the same storage. */
+  restart(): Promise<void>
+  /** Stops the server and deletes its storage. */
+  stop(): Promise<void>
+}
+
+const ROOT = new URL('../..', import.meta.url).pathname
+const PARTYKIT = join(ROOT, 'node_modules/.bin/partykit')
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      if (address === null || typeof address === 'string') return reject(new Error('no port'))
+      server.close(() => resolve(address.port))
+    })
+  })
+}
+
+/**
+ * Starts the real `partykit dev` on a free loopback port with the given
+ * MESHCALL_* variables, and resolves once it answers HTTP. Call `stop()` in
+ * `afterAll`.
+ */
+export async function startRoomServer(vars: Record<string, string> = {}): Promise<RoomServer> {
+  const port = await freePort()
+  const persist = mkdtempSync(join(tmpdir(), 'meshcall-party-'))
+  let child: ChildProcess | undefined
+  let log = ''
+
+  const launch = async () => {
+    const args = ['dev', '--port', String(port), '--persist', persist, '--disable-request-cf-fetch', '--no-hotkeys']
+    for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
+    const proc = spawn(PARTYKIT, args, {
+      cwd: ROOT,
+      // Its own process group, so stopping it also stops workerd.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PARTYKIT_DEV_BIND: '127.0.0.1', NO_COLOR: '1' },
+    })
+    child = proc
+    proc.stdout?.on('data', (chunk) => (log += chunk))
+    proc.stderr?.on('data', (chunk) => (log += chunk))
+    const deadline = Date.now() + 45_000
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`partykit dev exited with ${proc.exitCode}:\n${log}`)
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/parties/main/readiness`)
+        if (response.status < 500) return
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150))
+    }
+    throw new Error(`partykit dev did not answer on port ${port} within 45 s:\n${log}`)
+  }
+
+  const kill = async () => {
+    const proc = child
+    child = undefined
+    if (!proc || proc.exitCode !== null || proc.pid === undefined) return
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+    try {
+      process.kill(-proc.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+    await exited
+    // workerd may outlive its parent for a moment; wait until the port is free.
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      try {
+        await fetch(`http://127.0.0.1:${port}/`)
+      } catch {
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  await launch()
+  const query = (q?: Record<string, string>) => (q && Object.keys(q).length ? `?${new URLSearchParams(q)}` : '')
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    wsUrl: (room, q) => `ws://127.0.0.1:${port}/parties/main/${room}${query(q)}`,
+    httpUrl: (room, q) => `http://127.0.0.1:${port}/parties/main/${room}${query(q)}`,
+    output: () => log,
+    kill,
+    restart: async () => {
+      await kill()
+      await launch()
+    },
+    stop: async () => {
+      await kill()
+      rmSync(persist, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,136 @@
+import WebSocket from 'ws'
+import { parseServerMessage, type ClientMessage, type ServerMessage } from '../../protocol/messages'
+
+type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
+
+/**
+ * A raw protocol client for server tests: every frame it receives is
+ * validated with the shared schema and kept in order, and tests wait for
+ * the next one that matches, with a time limit.
+ */
+export class TestClient {
+  readonly received: ServerMessage[] = []
+  readonly invalid: string[] = []
+  private cursor = 0
+  private waiters = new Set<() => void>()
+  closed: { code: number; reason: string } | null = null
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      const parsed = parseServerMessage(data.toString())
+      if (parsed.ok) this.received.push(parsed.message)
+      else this.invalid.push(`${parsed.reason}: ${data.toString().slice(0, 200)}`)
+      this.wake()
+    })
+    socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() }
+      this.wake()
+    })
+  }
+
+  /** Opens a socket; rejects with the HTTP status if the upgrade is refused. */
+  static connect(url: string): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      // workerd (partykit dev) sends a server-initiated Close frame but may
+      // leave the TCP connection open when the close was issued outside a
+      // message event; ws then reports the received code after closeTimeout.
+      const socket = new WebSocket(url, { closeTimeout: 1_000 })
+      socket.once('open', () => resolve(new TestClient(socket)))
+      socket.once('unexpected-response', (_req, res) => {
+        let body = ''
+        res.on('data', (chunk) => (body += chunk))
+        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)))
+      })
+      socket.once('error', reject)
+    })
+  }
+
+  /** Connects and waits for `welcome`. */
+  static async join(url: string): Promise<{ client: TestClient; welcome: Of<'welcome'> }> {
+    const client = await TestClient.connect(url)
+    const welcome = await client.next('welcome')
+    return { client, welcome }
+  }
+
+  send(message: ClientMessage | Record<string, unknown>): void {
+    this.socket.send(JSON.stringify(message))
+  }
+
+  sendRaw(frame: string | Buffer): void {
+    this.socket.send(frame)
+  }
+
+  /** The next unread message of `type` (skipping others), within `timeoutMs`. */
+  async next<T extends ServerMessage['type']>(
+    type: T,
+    match: (message: Of<T>) => boolean = () => true,
+    timeoutMs = 5_000,
+  ): Promise<Of<T>> {
+    const found = await this.until(() => {
+      for (let i = this.cursor; i < this.received.length; i++) {
+        const message = this.received[i]
+        if (message.type === type && match(message as Of<T>)) {
+          this.cursor = i + 1
+          return message as Of<T>
+        }
+      }
+      return undefined
+    }, timeoutMs, `a ${type} message`)
+    return found
+  }
+
+  /** Waits for the socket to close and returns its code. */
+  async closedWith(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+    return this.until(() => this.closed ?? undefined, timeoutMs, 'the socket to close')
+  }
+
+  /** All messages of `type` received so far. */
+  all<T extends ServerMessage['type']>(type: T): Of<T>[] {
+    return this.received.filter((m): m is Of<T> => m.type === type)
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    this.socket.close()
+    return this.closedWith().then(() => undefined)
+  }
+
+  /** Drops the TCP connection without a close handshake, as a crash would. */
+  terminate(): void {
+    this.socket.terminate()
+  }
+
+  private until<R>(check: () => R | undefined, timeoutMs: number, what: string): Promise<R> {
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const attempt = () => {
+        const value = check()
+        if (value === undefined) return false
+        clearTimeout(timer)
+        this.waiters.delete(attempt)
+        resolve(value)
+        return true
+      }
+      if (attempt()) return
+      timer = setTimeout(() => {
+        this.waiters.delete(attempt)
+        const seen = this.received.slice(this.cursor).map((m) => m.type).join(', ') || 'nothing'
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unread: ${seen}`))
+      }, timeoutMs)
+      this.waiters.add(attempt)
+    })
+  }
+
+  private wake() {
+    for (const waiter of [...this.waiters]) waiter()
+  }
+}
+
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`upgrade refused with HTTP ${status}: ${body}`)
+  }
+}
