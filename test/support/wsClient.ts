@@ -34,7 +34,9 @@ export class TestClient {
       // workerd (partykit dev) sends a server-initiated Close frame but may
       // leave the TCP connection open when the close was issued outside a
       // message event; ws then reports the received code after closeTimeout.
-      const socket = new WebSocket(url, { closeTimeout: 1_000 })
+      // (`closeTimeout` is a ws 8 option that @types/ws does not list.)
+      const options: WebSocket.ClientOptions & { closeTimeout: number } = { closeTimeout: 1_000 }
+      const socket = new WebSocket(url, options)
       socket.once('open', () => resolve(new TestClient(socket)))
       socket.once('unexpected-response', (_req, res) => {
         let body = ''
