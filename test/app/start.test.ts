@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { stripVTControlCharacters } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { launchChromium } from '../support/browsers'
@@ -58,7 +59,7 @@ describe('npm start', () => {
     // The room server answers through the Vite proxy, on the app's origin.
     const status = await waitFor(`http://127.0.0.1:${appPort}/parties/main/smoke`, 60_000)
     expect(await status.json()).toMatchObject({ v: 1, peers: 0 })
-    expect(output).toContain(`http://127.0.0.1:${appPort}/`)
+    expect(stripVTControlCharacters(output)).toContain(`http://127.0.0.1:${appPort}/`)
 
     const room = `smoke-${Date.now()}`
     const first = await browser.newPage()
