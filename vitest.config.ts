@@ -8,5 +8,6 @@ export default defineConfig({
     // Every suite that needs a room server starts its own on a free port.
     fileParallelism: true,
     reporters: ['default'],
+    benchmark: { include: ['test/bench/**/*.bench.ts'] },
   },
 })

@@ -46,8 +46,6 @@ export const ErrorCode = v.picklist([
   'unknown-peer',
   'rate-limited',
   'room-full',
-  'unauthorized',
-  'server-error',
 ])
 export type ErrorCode = v.InferOutput<typeof ErrorCode>
 

@@ -65,12 +65,15 @@ export async function startRoomServer(vars: Record<string, string> = {}): Promis
     const deadline = Date.now() + 45_000
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`partykit dev exited with ${proc.exitCode}:\n${log}`)
+      let response: Response | undefined
       try {
-        const response = await fetch(`http://127.0.0.1:${port}/parties/main/readiness`)
-        if (response.status < 500) return
+        response = await fetch(`http://127.0.0.1:${port}/parties/main/readiness`)
       } catch {
         // not listening yet
       }
+      if (response && response.status < 500) return
+      // The room refuses everything with 500 when its configuration is invalid.
+      if (response?.status === 500) throw new Error(`room server refused to start: ${await response.text()}`)
       await new Promise((resolve) => setTimeout(resolve, 150))
     }
     throw new Error(`partykit dev did not answer on port ${port} within 45 s:\n${log}`)

@@ -86,6 +86,12 @@ export class TestClient {
     return this.until(() => this.closed ?? undefined, timeoutMs, 'the socket to close')
   }
 
+  /** Forgets everything received so far. */
+  clear(): void {
+    this.received.length = 0
+    this.cursor = 0
+  }
+
   /** All messages of `type` received so far. */
   all<T extends ServerMessage['type']>(type: T): Of<T>[] {
     return this.received.filter((m): m is Of<T> => m.type === type)
