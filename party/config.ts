@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { LOG_LEVELS, type LogLevel } from '../lib/log'
 
 /**
  * Room server configuration, read from PartyKit variables (`--var`,
@@ -16,9 +17,6 @@ export type RoomConfig = {
   burst: number
   logLevel: LogLevel
 }
-
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
 
 const intFromString = (min: number, max: number) =>
   v.pipe(

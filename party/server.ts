@@ -13,7 +13,7 @@ import {
 } from '../protocol/messages'
 import { verifyToken } from './auth'
 import { ConfigError, parseConfig, type RoomConfig } from './config'
-import { createLogger, type Logger } from './log'
+import { createLogger, type Logger } from '../lib/log'
 import { fullBucket, take, type Bucket } from './rateLimit'
 import { iceServersFor } from './turn'
 
@@ -63,7 +63,7 @@ export default class RoomServer implements Party.Server {
     // Configuration errors are refused in onBeforeConnect with a readable
     // message, so here the config is known to parse.
     this.config = parseConfig(room.env)
-    this.log = createLogger(this.config.logLevel, { room: roomIdOf(room) })
+    this.log = createLogger({ level: this.config.logLevel }, { room: roomIdOf(room) })
   }
 
   static async onBeforeConnect(request: Party.Request, lobby: Party.Lobby) {

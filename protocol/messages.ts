@@ -98,7 +98,13 @@ export const IceCandidate = v.object({
 
 /** The payload of a `signal`: what one peer's machine tells the other's. */
 export const SignalData = v.variant('kind', [
-  v.object({ kind: v.literal('description'), description: SessionDescription, ...Session }),
+  v.object({
+    kind: v.literal('description'),
+    description: SessionDescription,
+    /** The msid stream id of the sender's screen share, so it is not taken for the camera. */
+    screen: v.optional(v.pipe(v.string(), v.maxLength(128))),
+    ...Session,
+  }),
   v.object({ kind: v.literal('candidate'), candidate: IceCandidate, ...Session }),
   v.object({
     kind: v.literal('end-of-candidates'),

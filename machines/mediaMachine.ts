@@ -1,0 +1,353 @@
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from 'xstate'
+import type { Logger } from '../lib/log'
+import { NO_TRACKS, type LocalTracks } from './localTracks'
+import type { WebRTCImpl } from './webrtc'
+
+export type MediaInput = {
+  webrtc: WebRTCImpl
+  log: Logger
+  /** Ask for a camera / a microphone at all (default both). */
+  want?: { audio: boolean; video: boolean }
+  audioDeviceId?: string
+  videoDeviceId?: string
+}
+
+/** Why local media could not be had, in words a person can act on. */
+export type MediaProblem = { reason: 'denied' | 'unavailable'; message: string }
+
+export type MediaContext = {
+  webrtc: WebRTCImpl
+  log: Logger
+  want: { audio: boolean; video: boolean }
+  tracks: LocalTracks
+  micEnabled: boolean
+  cameraEnabled: boolean
+  audioDeviceId: string | null
+  videoDeviceId: string | null
+  devices: MediaDeviceInfo[]
+  problem: MediaProblem | null
+}
+
+export type MediaEvent =
+  | { type: 'ui.toggleMic' }
+  | { type: 'ui.toggleCamera' }
+  | { type: 'ui.selectDevice'; kind: 'audioinput' | 'videoinput'; deviceId: string }
+  | { type: 'ui.startScreen' }
+  | { type: 'ui.stopScreen' }
+  | { type: 'ui.retryMedia' }
+  | { type: 'track.ended'; track: MediaStreamTrack }
+  /** Stop every local track: the call is over. */
+  | { type: 'media.release' }
+
+/** What the media actor tells its parent whenever what it sends changes. */
+export type MediaOutputEvent = {
+  type: 'media.tracks'
+  tracks: LocalTracks
+  mic: boolean
+  camera: boolean
+  screen: boolean
+}
+
+class MediaError extends Error {
+  constructor(
+    readonly reason: 'denied' | 'unavailable',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'MediaError'
+  }
+
+  static from(error: unknown): MediaError {
+    const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : ''
+    if (name === 'NotAllowedError' || name === 'SecurityError') {
+      return new MediaError('denied', 'Camera and microphone permission was refused.')
+    }
+    return new MediaError('unavailable', 'No camera or microphone was found.')
+  }
+}
+
+/**
+ * getUserMedia for what is wanted, falling back to fewer kinds: a missing
+ * camera should not cost the microphone. Permission refused stops at once.
+ */
+export const acquireMedia = fromPromise<
+  { stream: MediaStream; audio: MediaStreamTrack | null; video: MediaStreamTrack | null; devices: MediaDeviceInfo[] },
+  { webrtc: WebRTCImpl; want: { audio: boolean; video: boolean }; audioDeviceId: string | null; videoDeviceId: string | null }
+>(async ({ input }) => {
+  const { webrtc, want } = input
+  const audio: MediaTrackConstraints | boolean = input.audioDeviceId ? { deviceId: { exact: input.audioDeviceId } } : true
+  const video: MediaTrackConstraints | boolean = input.videoDeviceId ? { deviceId: { exact: input.videoDeviceId } } : true
+  const attempts: MediaStreamConstraints[] = [
+    ...(want.audio && want.video ? [{ audio, video }] : []),
+    ...(want.audio ? [{ audio }] : []),
+    ...(want.video ? [{ video }] : []),
+  ]
+  if (attempts.length === 0) throw new MediaError('unavailable', 'Neither camera nor microphone was asked for.')
+  let last: unknown
+  for (const constraints of attempts) {
+    try {
+      const stream = await webrtc.getUserMedia(constraints)
+      const devices = (await webrtc.enumerateDevices?.().catch(() => [])) ?? []
+      return {
+        stream,
+        audio: stream.getAudioTracks()[0] ?? null,
+        video: stream.getVideoTracks()[0] ?? null,
+        devices,
+      }
+    } catch (error) {
+      last = error
+      if (MediaError.from(error).reason === 'denied') break
+    }
+  }
+  throw MediaError.from(last)
+})
+
+/** One track from a chosen device, to replace the current one. */
+export const acquireDevice = fromPromise<
+  MediaStreamTrack,
+  { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string }
+>(async ({ input }) => {
+  const constraints = { deviceId: { exact: input.deviceId } }
+  const stream = await input.webrtc.getUserMedia(input.kind === 'audioinput' ? { audio: constraints } : { video: constraints })
+  const track = stream.getTracks()[0]
+  if (!track) throw new MediaError('unavailable', 'The chosen device gave no track.')
+  return track
+})
+
+export const acquireScreen = fromPromise<{ stream: MediaStream; track: MediaStreamTrack }, { webrtc: WebRTCImpl }>(
+  async ({ input }) => {
+    if (!input.webrtc.getDisplayMedia) throw new MediaError('unavailable', 'Screen sharing is not supported here.')
+    const stream = await input.webrtc.getDisplayMedia({ video: true, audio: false })
+    const track = stream.getVideoTracks()[0]
+    if (!track) throw new MediaError('unavailable', 'The screen capture gave no video.')
+    return { stream, track }
+  },
+)
+
+/** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
+export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
+  const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter(
+    (t): t is MediaStreamTrack => t !== null,
+  )
+  const listeners = live.map((track) => {
+    const listener = () => sendBack({ type: 'track.ended', track })
+    track.addEventListener('ended', listener)
+    return () => track.removeEventListener('ended', listener)
+  })
+  return () => listeners.forEach((remove) => remove())
+})
+
+/**
+ * Local media: the camera and microphone (`acquiring`, then `ready`,
+ * `denied` or `unavailable`), mute and camera-off, device switching, and the
+ * screen share. Without devices the call still works, receive-only.
+ *
+ * Mute and camera-off flip `track.enabled`: no renegotiation. Switching a
+ * device hands the peers a new track to `replaceTrack`. Each change is sent
+ * to the parent as `media.tracks`.
+ */
+export const mediaMachine = setup({
+  types: {
+    context: {} as MediaContext,
+    events: {} as MediaEvent,
+    input: {} as MediaInput,
+  },
+  actors: { acquireMedia, acquireDevice, acquireScreen, watchTracks },
+  guards: {
+    hasAudio: ({ context }) => context.tracks.audio !== null,
+    hasVideo: ({ context }) => context.tracks.video !== null,
+    isDenied: ({ event }) => 'error' in event && event.error instanceof MediaError && event.error.reason === 'denied',
+    canShareScreen: ({ context }) => typeof context.webrtc.getDisplayMedia === 'function',
+    endedScreen: ({ context, event }) => {
+      assertEvent(event, 'track.ended')
+      return event.track === context.tracks.screen
+    },
+  },
+  actions: {
+    notify: sendParent(
+      ({ context }) =>
+        ({
+          type: 'media.tracks',
+          tracks: context.tracks,
+          mic: context.tracks.audio !== null && context.micEnabled,
+          camera: context.tracks.video !== null && context.cameraEnabled,
+          screen: context.tracks.screen !== null,
+        }) satisfies MediaOutputEvent,
+    ),
+    toggleMic: assign(({ context }) => {
+      const micEnabled = !context.micEnabled
+      if (context.tracks.audio) context.tracks.audio.enabled = micEnabled
+      return { micEnabled }
+    }),
+    toggleCamera: assign(({ context }) => {
+      const cameraEnabled = !context.cameraEnabled
+      if (context.tracks.video) context.tracks.video.enabled = cameraEnabled
+      return { cameraEnabled }
+    }),
+    dropEndedTrack: assign(({ context, event }) => {
+      assertEvent(event, 'track.ended')
+      context.log.info('local track ended', { kind: event.track.kind })
+      const { tracks } = context
+      const stream = tracks.stream
+      if (stream?.getTrackById(event.track.id)) stream.removeTrack(event.track)
+      return {
+        tracks: {
+          ...tracks,
+          audio: tracks.audio === event.track ? null : tracks.audio,
+          video: tracks.video === event.track ? null : tracks.video,
+        },
+      }
+    }),
+    stopAll: ({ context }) => {
+      for (const track of [context.tracks.audio, context.tracks.video, context.tracks.screen]) track?.stop()
+    },
+  },
+}).createMachine({
+  id: 'media',
+  type: 'parallel',
+  context: ({ input }) => ({
+    webrtc: input.webrtc,
+    log: input.log.child({ subsystem: 'media' }),
+    want: input.want ?? { audio: true, video: true },
+    tracks: NO_TRACKS,
+    micEnabled: true,
+    cameraEnabled: true,
+    audioDeviceId: input.audioDeviceId ?? null,
+    videoDeviceId: input.videoDeviceId ?? null,
+    devices: [],
+    problem: null,
+  }),
+  exit: 'stopAll',
+  on: {
+    'media.release': { target: '.released', actions: 'stopAll' },
+    'track.ended': [
+      { guard: 'endedScreen', target: '.screen.off' },
+      { actions: ['dropEndedTrack', 'notify'] },
+    ],
+  },
+  states: {
+    released: { type: 'final' },
+    devices: {
+      initial: 'acquiring',
+      states: {
+        acquiring: {
+          invoke: {
+            src: 'acquireMedia',
+            input: ({ context }) => ({
+              webrtc: context.webrtc,
+              want: context.want,
+              audioDeviceId: context.audioDeviceId,
+              videoDeviceId: context.videoDeviceId,
+            }),
+            onDone: {
+              target: 'ready',
+              actions: [
+                assign(({ context, event }) => ({
+                  tracks: { ...context.tracks, stream: event.output.stream, audio: event.output.audio, video: event.output.video },
+                  devices: event.output.devices,
+                  problem: null,
+                })),
+                'notify',
+              ],
+            },
+            onError: [
+              {
+                guard: 'isDenied',
+                target: 'denied',
+                actions: assign({ problem: { reason: 'denied', message: 'Camera and microphone permission was refused.' } }),
+              },
+              {
+                target: 'unavailable',
+                actions: assign({ problem: { reason: 'unavailable', message: 'No camera or microphone was found.' } }),
+              },
+            ],
+          },
+        },
+        ready: {
+          invoke: { src: 'watchTracks', input: ({ context }) => ({ tracks: { ...context.tracks, screen: null } }) },
+          on: {
+            'ui.toggleMic': { guard: 'hasAudio', actions: ['toggleMic', 'notify'] },
+            'ui.toggleCamera': { guard: 'hasVideo', actions: ['toggleCamera', 'notify'] },
+            'ui.selectDevice': 'switching',
+          },
+        },
+        switching: {
+          invoke: {
+            src: 'acquireDevice',
+            input: ({ context, event }) => {
+              assertEvent(event, 'ui.selectDevice')
+              return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId }
+            },
+            onDone: {
+              target: 'ready',
+              actions: [
+                enqueueActions(({ context, event, enqueue }) => {
+                  const track = event.output
+                  const isAudio = track.kind === 'audio'
+                  const old = isAudio ? context.tracks.audio : context.tracks.video
+                  track.enabled = isAudio ? context.micEnabled : context.cameraEnabled
+                  const stream = context.tracks.stream
+                  if (stream) {
+                    if (old) stream.removeTrack(old)
+                    stream.addTrack(track)
+                  }
+                  old?.stop()
+                  enqueue.assign({
+                    tracks: { ...context.tracks, [isAudio ? 'audio' : 'video']: track },
+                    [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
+                  })
+                }),
+                'notify',
+              ],
+            },
+            onError: {
+              target: 'ready',
+              actions: ({ context, event }) => context.log.warn('device switch failed', { error: String(event.error) }),
+            },
+          },
+        },
+        denied: { on: { 'ui.retryMedia': 'acquiring' } },
+        unavailable: { on: { 'ui.retryMedia': 'acquiring' } },
+      },
+    },
+    screen: {
+      initial: 'off',
+      states: {
+        off: {
+          on: { 'ui.startScreen': { guard: 'canShareScreen', target: 'starting' } },
+        },
+        starting: {
+          invoke: {
+            src: 'acquireScreen',
+            input: ({ context }) => ({ webrtc: context.webrtc }),
+            onDone: {
+              target: 'on',
+              actions: [
+                assign(({ context, event }) => ({
+                  tracks: { ...context.tracks, screen: event.output.track, screenStream: event.output.stream },
+                })),
+                'notify',
+              ],
+            },
+            onError: {
+              target: 'off',
+              actions: ({ context, event }) => context.log.info('screen share not started', { error: String(event.error) }),
+            },
+          },
+          on: { 'ui.stopScreen': 'off' },
+        },
+        on: {
+          invoke: { src: 'watchTracks', input: ({ context }) => ({ tracks: { ...NO_TRACKS, screen: context.tracks.screen } }) },
+          on: { 'ui.stopScreen': 'off' },
+          exit: [
+            enqueueActions(({ context, enqueue }) => {
+              context.tracks.screen?.stop()
+              enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
+            }),
+            'notify',
+          ],
+        },
+      },
+    },
+  },
+})

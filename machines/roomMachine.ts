@@ -1,0 +1,402 @@
+import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
+import { createLogger, type Logger } from '../lib/log'
+import type { ChannelMessage } from '../protocol/channel'
+import type { Presence, SignalData } from '../protocol/messages'
+import { NO_TRACKS, type LocalTracks } from './localTracks'
+import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
+import { peerMachine, type PeerOutputEvent, type PeerTimings } from './peerMachine'
+import { probeRoom, roomSocket, type SocketEvent } from './roomSocket'
+import type { WebRTCImpl } from './webrtc'
+
+export type RoomInput = {
+  /** `host:port` of the room server (the page's own origin in the app). */
+  host: string
+  room: string
+  name: string
+  /** Join token, when the server has auth on. */
+  token?: string
+  /** wss/https instead of ws/http (default: false). */
+  secure?: boolean
+  webrtc: WebRTCImpl
+  log?: Logger
+  /** An identity from an earlier session of this page, to resume it (after a reload). */
+  resume?: { id: string; secret: string }
+  /** Which local media to ask for (default both). */
+  media?: { audio: boolean; video: boolean }
+  timings?: Partial<PeerTimings>
+  uplinkBps?: number
+  /** Failed attempts to reach the server before `failed` with `unreachable` (default 3). */
+  connectAttempts?: number
+}
+
+export type RoomFailure = { reason: 'room-full' | 'unauthorized' | 'unreachable'; message: string }
+
+export type ChatEntry = { id: string; from: string; name: string; text: string; sentAt: number; self: boolean }
+
+export type RoomContext = {
+  host: string
+  room: string
+  name: string
+  token: string | undefined
+  secure: boolean
+  webrtc: WebRTCImpl
+  log: Logger
+  timings: Partial<PeerTimings>
+  uplinkBps: number | undefined
+  connectAttempts: number
+  selfId: string | null
+  secret: string | null
+  iceServers: RTCIceServer[]
+  maxPeers: number | null
+  /** One peer actor per remote participant. */
+  peers: Record<string, ActorRefFrom<typeof peerMachine>>
+  /** What each remote participant shows: name, mic, camera, screen. */
+  roster: Record<string, Presence>
+  media: ActorRefFrom<typeof mediaMachine>
+  localTracks: LocalTracks
+  presence: Presence
+  chat: ChatEntry[]
+  attempts: number
+  failure: RoomFailure | null
+  /** The last error frames from the server, for the UI and the inspector. */
+  serverErrors: { code: string; message: string; at: number }[]
+}
+
+export type RoomEvent =
+  | SocketEvent
+  | PeerOutputEvent
+  | MediaOutputEvent
+  | { type: 'ui.join' }
+  | { type: 'ui.leave' }
+  | { type: 'ui.retry' }
+  | { type: 'ui.chat'; text: string }
+
+const MAX_CHAT = 500
+const PEER_PREFIX = 'peer:'
+
+/**
+ * A call: the connection to the room server, one peer actor per other
+ * participant, and the local media.
+ *
+ * States: `lobby` (media previewing, not connected), `online.connecting`,
+ * `online.joined`, `online.reconnecting` (with partysocket's backoff), `left`,
+ * and `failed` with a reason: `room-full`, `unauthorized` or `unreachable`.
+ * A signaling outage never touches the peers: media keeps flowing, and the
+ * roster is reconciled when the socket is back.
+ */
+export const roomMachine = setup({
+  types: {
+    context: {} as RoomContext,
+    events: {} as RoomEvent,
+    input: {} as RoomInput,
+  },
+  actors: { roomSocket, probeRoom, peer: peerMachine, media: mediaMachine },
+  guards: {
+    isRoomFull: ({ event }) => event.type === 'room.error' && event.code === 'room-full',
+    isResume: ({ context, event }) => {
+      assertEvent(event, 'room.welcome')
+      return event.resumed && event.id === context.selfId
+    },
+    isUnauthorized: ({ event }) =>
+      'output' in event && typeof event.output === 'object' && event.output !== null && 'status' in event.output && event.output.status === 401,
+    attemptsExhausted: ({ context }) => context.attempts + 1 >= context.connectAttempts,
+    isKnownPeer: ({ context, event }) => 'from' in event && typeof event.from === 'string' && event.from in context.peers,
+  },
+  actions: {
+    welcome: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'room.welcome')
+      // A fresh identity: every old pair is gone for the others, so start over.
+      for (const ref of Object.values(context.peers)) enqueue.stopChild(ref)
+      enqueue.assign({
+        selfId: event.id,
+        secret: event.secret,
+        iceServers: event.iceServers,
+        maxPeers: event.maxPeers,
+        peers: {},
+        roster: {},
+        attempts: 0,
+        failure: null,
+        log: context.log.child({ selfId: event.id }),
+      })
+      for (const peer of event.peers) {
+        enqueue.raise({ type: 'room.peerJoined', peer })
+      }
+    }),
+    reconcile: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'room.welcome')
+      const present = new Set(event.peers.map((p) => p.id))
+      context.log.info('rejoined the room', { peers: event.peers.length })
+      for (const [id, ref] of Object.entries(context.peers)) {
+        if (!present.has(id)) enqueue.raise({ type: 'room.peerLeft', id, reason: 'timeout' })
+        else enqueue.sendTo(ref, { type: 'room.signalingRestored' })
+      }
+      for (const peer of event.peers) {
+        if (!(peer.id in context.peers)) enqueue.raise({ type: 'room.peerJoined', peer })
+        else enqueue.assign({ roster: { ...context.roster, [peer.id]: peer.presence } })
+      }
+      enqueue.assign({ iceServers: event.iceServers, maxPeers: event.maxPeers, attempts: 0 })
+    }),
+    addPeer: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'room.peerJoined')
+      const { id, presence } = event.peer
+      if (id in context.peers || id === context.selfId || context.selfId === null) return
+      const selfId = context.selfId
+      context.log.info('peer joined', { peerId: id })
+      enqueue.assign({
+        peers: ({ context: current, spawn }) => ({
+          ...current.peers,
+          [id]: spawn('peer', {
+            id: `${PEER_PREFIX}${id}`,
+            input: {
+              selfId,
+              peerId: id,
+              webrtc: current.webrtc,
+              iceServers: current.iceServers,
+              localTracks: current.localTracks,
+              meshSize: Object.keys(current.peers).length + 2,
+              uplinkBps: current.uplinkBps,
+              timings: current.timings,
+              log: current.log,
+            },
+          }),
+        }),
+        roster: ({ context: current }) => ({ ...current.roster, [id]: presence }),
+      })
+    }),
+    removePeer: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'room.peerLeft')
+      const ref = context.peers[event.id]
+      if (!ref) return
+      context.log.info('peer left', { peerId: event.id, reason: event.reason })
+      // Stopping the actor closes its RTCPeerConnection.
+      enqueue.stopChild(ref)
+      const { [event.id]: _gone, ...peers } = context.peers
+      const { [event.id]: _left, ...roster } = context.roster
+      enqueue.assign({ peers, roster })
+    }),
+    announceMeshSize: enqueueActions(({ context, enqueue }) => {
+      const size = Object.keys(context.peers).length + 1
+      for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'room.meshSize', size })
+    }),
+    routeSignal: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'room.signal')
+      const ref = context.peers[event.from]
+      if (!ref) {
+        context.log.debug('signal from a peer not in the roster dropped', { from: event.from })
+        return
+      }
+      enqueue.sendTo(ref, toPeerEvent(event.data))
+    }),
+    updatePresence: assign(({ context, event }) => {
+      assertEvent(event, 'room.presence')
+      if (!(event.from in context.roster)) return {}
+      return { roster: { ...context.roster, [event.from]: event.state } }
+    }),
+    sendSignal: sendTo('socket', ({ event }) => {
+      assertEvent(event, 'peer.signal')
+      return { type: 'socket.send' as const, message: { type: 'signal' as const, to: event.peerId, data: event.data } }
+    }),
+    publishPresence: sendTo('socket', ({ context }) => ({
+      type: 'socket.send' as const,
+      message: { type: 'presence' as const, state: context.presence },
+    })),
+    updateMedia: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'media.tracks')
+      enqueue.assign({
+        localTracks: event.tracks,
+        presence: { ...context.presence, mic: event.mic, camera: event.camera, screen: event.screen },
+      })
+      for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'media.tracks', tracks: event.tracks })
+    }),
+    sendChat: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'ui.chat')
+      const text = event.text.trim()
+      if (!text || context.selfId === null) return
+      const message: ChannelMessage = { type: 'chat', id: randomId(), text: text.slice(0, 2000), sentAt: Date.now() }
+      for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'channel.send', message })
+      const entry: ChatEntry = { id: message.id, from: context.selfId, name: context.presence.name, text: message.text, sentAt: message.sentAt, self: true }
+      enqueue.assign({ chat: [...context.chat, entry].slice(-MAX_CHAT) })
+    }),
+    receiveMessage: assign(({ context, event }) => {
+      assertEvent(event, 'peer.message')
+      const { message, peerId } = event
+      if (message.type !== 'chat' || context.chat.some((c) => c.id === message.id && c.from === peerId)) return {}
+      const name = context.roster[peerId]?.name ?? 'Someone'
+      const entry: ChatEntry = { id: message.id, from: peerId, name, text: message.text, sentAt: message.sentAt, self: false }
+      return { chat: [...context.chat, entry].slice(-MAX_CHAT) }
+    }),
+    recordServerError: assign(({ context, event }) => {
+      assertEvent(event, 'room.error')
+      // unknown-peer is expected when a peer leaves while signaling is in flight.
+      const level = event.code === 'unknown-peer' ? 'debug' : 'warn'
+      context.log[level]('error from the room server', { code: event.code, message: event.message })
+      return { serverErrors: [...context.serverErrors, { code: event.code, message: event.message, at: Date.now() }].slice(-20) }
+    }),
+    failUnreachable: assign(({ context }) => ({
+      failure: { reason: 'unreachable' as const, message: `The room server at ${context.host} cannot be reached.` },
+    })),
+    stopPeers: enqueueActions(({ context, enqueue }) => {
+      for (const ref of Object.values(context.peers)) enqueue.stopChild(ref)
+      enqueue.assign({ peers: {}, roster: {} })
+    }),
+  },
+}).createMachine({
+  id: 'room',
+  context: ({ input, spawn }) => {
+    const log = (input.log ?? createLogger()).child({ room: input.room })
+    return {
+      host: input.host,
+      room: input.room,
+      name: input.name,
+      token: input.token,
+      secure: input.secure ?? false,
+      webrtc: input.webrtc,
+      log,
+      timings: input.timings ?? {},
+      uplinkBps: input.uplinkBps,
+      connectAttempts: input.connectAttempts ?? 3,
+      selfId: input.resume?.id ?? null,
+      secret: input.resume?.secret ?? null,
+      iceServers: [],
+      maxPeers: null,
+      peers: {},
+      roster: {},
+      media: spawn('media', { id: 'media', input: { webrtc: input.webrtc, log, want: input.media } }),
+      localTracks: NO_TRACKS,
+      presence: { name: input.name.trim().slice(0, 64) || 'Guest', mic: false, camera: false, screen: false },
+      chat: [],
+      attempts: 0,
+      failure: null,
+      serverErrors: [],
+    }
+  },
+  initial: 'lobby',
+  on: {
+    'media.tracks': { actions: 'updateMedia' },
+  },
+  states: {
+    lobby: {
+      on: { 'ui.join': 'online' },
+    },
+    online: {
+      invoke: {
+        id: 'socket',
+        src: 'roomSocket',
+        input: ({ context }) => ({
+          host: context.host,
+          room: context.room,
+          name: context.presence.name,
+          token: context.token,
+          secure: context.secure,
+          resume: context.selfId && context.secret ? `${context.selfId}.${context.secret}` : null,
+          WebSocket: context.webrtc.WebSocket,
+        }),
+      },
+      initial: 'connecting',
+      on: {
+        'room.error': [
+          {
+            guard: 'isRoomFull',
+            target: 'failed',
+            actions: assign(({ event }) => ({ failure: { reason: 'room-full' as const, message: event.message } })),
+          },
+          { actions: 'recordServerError' },
+        ],
+        'socket.invalidFrame': {
+          actions: ({ context, event }) => context.log.error('invalid frame from the room server', { reason: event.reason }),
+        },
+        'peer.signal': { actions: 'sendSignal' },
+        'peer.message': { actions: 'receiveMessage' },
+        'ui.chat': { actions: 'sendChat' },
+        'ui.leave': '.leaving',
+      },
+      states: {
+        connecting: {
+          tags: ['connecting'],
+          on: {
+            'room.welcome': { target: 'joined', actions: ['welcome', 'publishPresence'] },
+            'socket.closed': 'probing',
+          },
+        },
+        probing: {
+          tags: ['connecting'],
+          invoke: {
+            src: 'probeRoom',
+            input: ({ context }) => ({ host: context.host, room: context.room, token: context.token, secure: context.secure }),
+            onDone: [
+              {
+                guard: 'isUnauthorized',
+                target: '#room.failed',
+                actions: assign(({ event }) => ({
+                  failure: { reason: 'unauthorized' as const, message: event.output.body || 'A valid join token is needed.' },
+                })),
+              },
+              { guard: 'attemptsExhausted', target: '#room.failed', actions: 'failUnreachable' },
+              { target: 'connecting', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+            ],
+            onError: [
+              { guard: 'attemptsExhausted', target: '#room.failed', actions: 'failUnreachable' },
+              { target: 'connecting', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+            ],
+          },
+          on: { 'room.welcome': { target: 'joined', actions: ['welcome', 'publishPresence'] } },
+        },
+        joined: {
+          tags: ['connected'],
+          on: {
+            'socket.closed': 'reconnecting',
+            'room.peerJoined': { actions: ['addPeer', 'announceMeshSize'] },
+            'room.peerLeft': { actions: ['removePeer', 'announceMeshSize'] },
+            'room.signal': { actions: 'routeSignal' },
+            'room.presence': { actions: 'updatePresence' },
+            'media.tracks': { actions: ['updateMedia', 'publishPresence'] },
+          },
+        },
+        reconnecting: {
+          tags: ['reconnecting'],
+          on: {
+            'room.welcome': [
+              { guard: 'isResume', target: 'joined', actions: ['reconcile', 'publishPresence'] },
+              { target: 'joined', actions: ['welcome', 'publishPresence'] },
+            ],
+          },
+        },
+        leaving: {
+          entry: sendTo('socket', { type: 'socket.bye' }),
+          on: { 'socket.left': '#room.left' },
+          after: { 1_000: '#room.left' },
+        },
+      },
+    },
+    failed: {
+      tags: ['failed'],
+      entry: ({ context }) => context.log.warn('call failed', { ...context.failure }),
+      on: { 'ui.retry': { target: 'online', actions: assign({ failure: null, attempts: 0 }) } },
+    },
+    left: {
+      type: 'final',
+      entry: ['stopPeers', sendTo(({ context }) => context.media, { type: 'media.release' })],
+    },
+  },
+})
+
+function toPeerEvent(data: SignalData) {
+  switch (data.kind) {
+    case 'description': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.description' as const, ...rest }
+    }
+    case 'candidate': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.candidate' as const, ...rest }
+    }
+    case 'end-of-candidates': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.endOfCandidates' as const, ...rest }
+    }
+  }
+}
+
+function randomId(): string {
+  return Math.random().toString(36).slice(2, 12)
+}

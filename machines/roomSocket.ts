@@ -1,0 +1,117 @@
+/**
+ * The wire layer: one partysocket to the room server, validating every frame
+ * with the shared protocol schemas and turning them into `room.*` events.
+ */
+import PartySocket from 'partysocket'
+import { fromCallback, fromPromise } from 'xstate'
+import { encode, parseServerMessage, PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages'
+
+type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
+
+/** Server messages as events, named by origin. */
+export type RoomServerEvent =
+  | ({ type: 'room.welcome' } & Omit<Of<'welcome'>, 'type'>)
+  | ({ type: 'room.peerJoined' } & Omit<Of<'peer-joined'>, 'type'>)
+  | ({ type: 'room.peerLeft' } & Omit<Of<'peer-left'>, 'type'>)
+  | ({ type: 'room.signal' } & Omit<Of<'signal'>, 'type'>)
+  | ({ type: 'room.presence' } & Omit<Of<'presence'>, 'type'>)
+  | ({ type: 'room.error' } & Omit<Of<'error'>, 'type'>)
+
+export type SocketEvent =
+  | RoomServerEvent
+  | { type: 'socket.open' }
+  | { type: 'socket.closed'; code: number; reason: string }
+  | { type: 'socket.invalidFrame'; reason: string }
+  | { type: 'socket.left' }
+
+export type SocketCommand = { type: 'socket.send'; message: ClientMessage } | { type: 'socket.bye' }
+
+export type SocketInput = {
+  host: string
+  room: string
+  name: string
+  token?: string
+  secure: boolean
+  /** `<id>.<secret>` from an earlier welcome, to keep the same identity. */
+  resume: string | null
+  WebSocket?: unknown
+}
+
+const EVENT_TYPES = {
+  welcome: 'room.welcome',
+  'peer-joined': 'room.peerJoined',
+  'peer-left': 'room.peerLeft',
+  signal: 'room.signal',
+  presence: 'room.presence',
+  error: 'room.error',
+} as const
+
+function toEvent(message: ServerMessage): RoomServerEvent {
+  const { type, ...rest } = message
+  return { ...rest, type: EVENT_TYPES[type] } as RoomServerEvent
+}
+
+export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, receive, sendBack }) => {
+  let resume = input.resume
+  const socket = new PartySocket({
+    host: input.host,
+    room: input.room,
+    party: 'main',
+    protocol: input.secure ? 'wss' : 'ws',
+    // Read on every reconnect, so a reconnect presents the latest secret.
+    query: () => ({ v: String(PROTOCOL_VERSION), name: input.name, token: input.token, resume }),
+    // partysocket would otherwise queue without bound and replay after a
+    // reconnect; signaling sent into an outage is dropped instead, and the
+    // peer machines recover by session numbers, answer timeouts and ICE restarts.
+    maxEnqueuedMessages: 0,
+    minReconnectionDelay: 200 + Math.random() * 300,
+    maxReconnectionDelay: 5_000,
+    reconnectionDelayGrowFactor: 1.5,
+    connectionTimeout: 4_000,
+    ...(input.WebSocket ? { WebSocket: input.WebSocket } : {}),
+  })
+  const send = (event: SocketEvent) => sendBack(event)
+  socket.addEventListener('open', () => send({ type: 'socket.open' }))
+  socket.addEventListener('close', (event) => send({ type: 'socket.closed', code: event.code, reason: event.reason }))
+  socket.addEventListener('message', (event) => {
+    const parsed = parseServerMessage(event.data)
+    if (!parsed.ok) {
+      send({ type: 'socket.invalidFrame', reason: parsed.reason })
+      return
+    }
+    if (parsed.message.type === 'welcome') resume = `${parsed.message.id}.${parsed.message.secret}`
+    send(toEvent(parsed.message))
+  })
+  receive((command) => {
+    if (command.type === 'socket.send') {
+      socket.send(encode(command.message))
+      return
+    }
+    socket.send(encode({ type: 'bye' }))
+    socket.close(1000, 'bye')
+    send({ type: 'socket.left' })
+  })
+  return () => socket.close()
+})
+
+/**
+ * Why the socket does not connect: a browser cannot read the HTTP status of
+ * a refused WebSocket upgrade, so ask the room's HTTP endpoint, which applies
+ * the same checks (room name, token).
+ */
+export const probeRoom = fromPromise<
+  { status: number; body: string },
+  { host: string; room: string; token?: string; secure: boolean }
+>(async ({ input }) => {
+  const response = await PartySocket.fetch(
+    {
+      host: input.host,
+      room: input.room,
+      party: 'main',
+      protocol: input.secure ? 'https' : 'http',
+      query: input.token ? { token: input.token } : {},
+    },
+    { signal: AbortSignal.timeout(4_000) },
+  )
+  return { status: response.status, body: await response.text() }
+})

@@ -1,0 +1,32 @@
+/**
+ * Messages on the per-pair data channel (`meshcall`, negotiated, id 0).
+ * Peer to peer, so each side validates what it receives like any input.
+ */
+import * as v from 'valibot'
+
+export const CHANNEL_LABEL = 'meshcall'
+export const CHANNEL_ID = 0
+export const MAX_CHAT_LENGTH = 2000
+
+export const ChannelMessage = v.variant('type', [
+  v.object({
+    type: v.literal('chat'),
+    id: v.pipe(v.string(), v.maxLength(64)),
+    text: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_CHAT_LENGTH)),
+    sentAt: v.number(),
+  }),
+  v.object({ type: v.literal('ping'), t: v.number() }),
+  v.object({ type: v.literal('pong'), t: v.number() }),
+])
+export type ChannelMessage = v.InferOutput<typeof ChannelMessage>
+
+/** Parses a data-channel frame; null when it is not a valid message. */
+export function parseChannelMessage(data: unknown): ChannelMessage | null {
+  if (typeof data !== 'string' || data.length > 4 * MAX_CHAT_LENGTH) return null
+  try {
+    const result = v.safeParse(ChannelMessage, JSON.parse(data))
+    return result.success ? result.output : null
+  } catch {
+    return null
+  }
+}
