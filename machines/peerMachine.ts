@@ -59,7 +59,7 @@ type SignalEvent =
 
 /** Signaling that passed the session checks, for the negotiation to act on. */
 type AcceptedEvent =
-  | { type: 'remote.description'; description: RTCSessionDescriptionInit; screen?: string }
+  | { type: 'remote.description'; description: RTCSessionDescriptionInit; screen?: string; offer?: number }
   | { type: 'remote.candidate'; candidate: RTCIceCandidateInit | null }
 
 export type PeerEvent =
@@ -98,6 +98,10 @@ export type PeerContext = {
   /** The remote's generation, once heard. */
   remoteSession: number | null
   ignoreOffer: boolean
+  /** Number of the last offer this connection sent. */
+  offerSeq: number
+  /** Number of the remote offer being answered, echoed in the answer. */
+  answering: number | undefined
   /** Offers this side ignored as the impolite peer (model tests check who ignores). */
   ignoredOffers: number
   pendingCandidates: (RTCIceCandidateInit | null)[]
@@ -125,6 +129,24 @@ export type PeerContext = {
   dropped: { staleSession: number; staleAck: number; staleAnswer: number; oldCandidate: number }
 }
 
+/** The event a peer actor takes for signaling data from the wire. */
+export function signalEvent(data: SignalData): SignalEvent {
+  switch (data.kind) {
+    case 'description': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.description', ...rest }
+    }
+    case 'candidate': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.candidate', ...rest }
+    }
+    case 'end-of-candidates': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.endOfCandidates', ...rest }
+    }
+  }
+}
+
 let lastSession = 0
 /** Session numbers grow across reloads (they are clock-based), so a newer pc is recognisable. */
 function nextSession(): number {
@@ -142,7 +164,9 @@ function createConnection(input: {
   iceServers: RTCIceServer[]
   localTracks: LocalTracks
 }) {
-  const pc = new input.webrtc.RTCPeerConnection({ iceServers: input.iceServers })
+  // max-bundle: one transport for audio, video and data, so candidates are
+  // gathered once rather than per media section: a third of the signaling.
+  const pc = new input.webrtc.RTCPeerConnection({ iceServers: input.iceServers, bundlePolicy: 'max-bundle' })
   // One negotiated channel per pair: both sides create it with the same id,
   // so neither waits for the other's datachannel event.
   const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: CHANNEL_ID })
@@ -158,11 +182,34 @@ function createConnection(input: {
     remoteTracks: { audio: false, video: false, screen: false },
     pendingCandidates: [],
     ignoreOffer: false,
+    offerSeq: 0,
+    answering: undefined,
     connectionState: pc.connectionState,
     signalingState: pc.signalingState,
     restarts: 0,
     failure: null,
   } satisfies Partial<PeerContext>
+}
+
+/** The ICE ufrags of the remote descriptions applied (current and pending). */
+function remoteUfrags(pc: RTCPeerConnection): string[] {
+  return [...iceUfrags(pc.currentRemoteDescription?.sdp), ...iceUfrags(pc.pendingRemoteDescription?.sdp)]
+}
+
+/**
+ * Sends on the data channel if it is open. The channel can close between the
+ * machine's last `channel.close` and this send (the close event is queued),
+ * and RTCDataChannel.send() throws then; a lost app message is not an error.
+ */
+function sendOnChannel(context: PeerContext, message: ChannelMessage): boolean {
+  if (context.channel.readyState !== 'open') return false
+  try {
+    context.channel.send(JSON.stringify(message))
+    return true
+  } catch (error) {
+    context.log.debug('data-channel send failed', { error: String(error) })
+    return false
+  }
 }
 
 const MAX_ERRORS = 20
@@ -228,8 +275,14 @@ export const peerMachine = setup({
     ]),
     offerCollision: and(['isOffer', not('readyForOffer')]),
     mustIgnoreOffer: and(['isImpolite', 'offerCollision']),
-    /** Only an offer we are waiting on can be answered; any other answer is stale. */
-    isUnexpectedAnswer: and(['isAnswer', not(stateIn(`${NEGOTIATION}.awaitingAnswer`))]),
+    /** Only the offer we are waiting on can be answered; any other answer is stale. */
+    isUnexpectedAnswer: and([
+      'isAnswer',
+      or([
+        not(stateIn(`${NEGOTIATION}.awaitingAnswer`)),
+        ({ context, event }) => event.type === 'remote.description' && event.offer !== undefined && event.offer !== context.offerSeq,
+      ]),
+    ]),
     madeOffer: ({ context }) => context.pc.signalingState === 'have-local-offer',
     /** No remote description yet, and none being applied: the candidate must wait. */
     mustQueueCandidate: and([
@@ -245,10 +298,7 @@ export const peerMachine = setup({
         assertEvent(event, 'remote.candidate')
         const ufrag = event.candidate?.usernameFragment
         if (!ufrag) return false
-        const known = [
-          ...iceUfrags(context.pc.currentRemoteDescription?.sdp),
-          ...iceUfrags(context.pc.pendingRemoteDescription?.sdp),
-        ]
+        const known = remoteUfrags(context.pc)
         return known.length > 0 && !known.includes(ufrag)
       },
     ]),
@@ -281,7 +331,7 @@ export const peerMachine = setup({
       assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
       if (context.remoteSession === null) enqueue.assign({ remoteSession: event.session })
       if (event.type === 'signal.description') {
-        enqueue.raise({ type: 'remote.description', description: event.description, screen: event.screen })
+        enqueue.raise({ type: 'remote.description', description: event.description, screen: event.screen, offer: event.offer })
       } else if (event.type === 'signal.candidate') {
         enqueue.raise({ type: 'remote.candidate', candidate: event.candidate })
       } else {
@@ -298,23 +348,31 @@ export const peerMachine = setup({
     }),
     acceptDescription: assign(({ event }) => {
       assertEvent(event, 'remote.description')
-      return { ignoreOffer: false, ...(event.screen !== undefined ? { remoteScreenId: event.screen } : {}) }
-    }),
-    sendDescription: sendParent(({ context }) => {
-      const local = context.pc.localDescription
-      const screen = context.localTracks.screen ? context.localTracks.screenStream?.id : undefined
-      context.log.debug('description sent', { type: local?.type, session: context.session })
       return {
+        ignoreOffer: false,
+        ...(event.description.type === 'offer' ? { answering: event.offer } : {}),
+        ...(event.screen !== undefined ? { remoteScreenId: event.screen } : {}),
+      }
+    }),
+    sendDescription: enqueueActions(({ context, enqueue }) => {
+      const local = context.pc.localDescription
+      const type = local?.type ?? 'offer'
+      const offer = type === 'offer' ? context.offerSeq + 1 : context.answering
+      if (type === 'offer') enqueue.assign({ offerSeq: offer })
+      const screen = context.localTracks.screen ? context.localTracks.screenStream?.id : undefined
+      context.log.debug('description sent', { type, offer, session: context.session })
+      enqueue.sendParent({
         type: 'peer.signal',
         peerId: context.peerId,
         data: {
           kind: 'description',
-          description: { type: local?.type ?? 'offer', sdp: local?.sdp },
+          description: { type, sdp: local?.sdp },
           ...(screen ? { screen } : {}),
+          ...(offer !== undefined ? { offer } : {}),
           session: context.session,
           ...(context.remoteSession !== null ? { ack: context.remoteSession } : {}),
         },
-      } satisfies PeerOutputEvent
+      } satisfies PeerOutputEvent)
     }),
     sendCandidate: sendParent(({ context, event }) => {
       assertEvent(event, 'pc.iceCandidate')
@@ -346,10 +404,23 @@ export const peerMachine = setup({
       dropped: { ...context.dropped, oldCandidate: context.dropped.oldCandidate + 1 },
     })),
     flushCandidates: enqueueActions(({ context, enqueue }) => {
+      // Queued candidates may belong to an offer that was ignored or rolled
+      // back (whose ICE credentials no longer exist): keep only those of the
+      // description now applied.
+      const known = remoteUfrags(context.pc)
+      let old = 0
       for (const candidate of context.pendingCandidates) {
+        const ufrag = candidate?.usernameFragment
+        if (ufrag && known.length > 0 && !known.includes(ufrag)) {
+          old++
+          continue
+        }
         enqueue.sendTo('tasks', { type: 'task.addCandidate', candidate, ignoringOffer: context.ignoreOffer })
       }
-      enqueue.assign({ pendingCandidates: [] })
+      enqueue.assign({
+        pendingCandidates: [],
+        dropped: { ...context.dropped, oldCandidate: context.dropped.oldCandidate + old },
+      })
     }),
     recordError: assign(({ context, event }, where: string) => {
       const error = 'error' in event ? event.error : event
@@ -365,6 +436,12 @@ export const peerMachine = setup({
     }),
     recordTaskFailure: assign(({ context, event }) => {
       assertEvent(event, 'task.failed')
+      if (event.task === 'task.addCandidate' && event.name === 'OperationError') {
+        // A candidate of a description since replaced (rolled back, ignored,
+        // or before an ICE restart): dropping it is the right outcome.
+        context.log.debug('stale candidate dropped', { message: event.message })
+        return { dropped: { ...context.dropped, oldCandidate: context.dropped.oldCandidate + 1 } }
+      }
       context.log.warn('connection task failed', { task: event.task, name: event.name, message: event.message })
       if (event.task === 'task.encode') {
         return { encoding: { ...context.encoding, applied: false, error: `${event.name}: ${event.message}` } }
@@ -428,7 +505,7 @@ export const peerMachine = setup({
     }),
     sendOnChannel: ({ context, event }) => {
       assertEvent(event, 'channel.send')
-      context.channel.send(JSON.stringify(event.message))
+      sendOnChannel(context, event.message)
     },
     receiveOnChannel: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'channel.message')
@@ -438,7 +515,7 @@ export const peerMachine = setup({
         return
       }
       if (message.type === 'ping') {
-        context.channel.send(JSON.stringify({ type: 'pong', t: message.t } satisfies ChannelMessage))
+        sendOnChannel(context, { type: 'pong', t: message.t })
       } else if (message.type === 'pong') {
         enqueue.assign({ channelRtt: Math.max(0, Date.now() - message.t) })
       } else {
@@ -446,7 +523,7 @@ export const peerMachine = setup({
       }
     }),
     ping: ({ context }) => {
-      context.channel.send(JSON.stringify({ type: 'ping', t: Date.now() } satisfies ChannelMessage))
+      sendOnChannel(context, { type: 'ping', t: Date.now() })
     },
   },
 }).createMachine({

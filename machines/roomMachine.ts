@@ -1,10 +1,10 @@
 import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type Logger } from '../lib/log'
 import type { ChannelMessage } from '../protocol/channel'
-import type { Presence, SignalData } from '../protocol/messages'
+import type { Presence } from '../protocol/messages'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
 import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
-import { peerMachine, type PeerOutputEvent, type PeerTimings } from './peerMachine'
+import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from './peerMachine'
 import { probeRoom, roomSocket, type SocketEvent } from './roomSocket'
 import type { WebRTCImpl } from './webrtc'
 
@@ -185,7 +185,7 @@ export const roomMachine = setup({
         context.log.debug('signal from a peer not in the roster dropped', { from: event.from })
         return
       }
-      enqueue.sendTo(ref, toPeerEvent(event.data))
+      enqueue.sendTo(ref, signalEvent(event.data))
     }),
     updatePresence: assign(({ context, event }) => {
       assertEvent(event, 'room.presence')
@@ -379,23 +379,6 @@ export const roomMachine = setup({
     },
   },
 })
-
-function toPeerEvent(data: SignalData) {
-  switch (data.kind) {
-    case 'description': {
-      const { kind: _, ...rest } = data
-      return { type: 'signal.description' as const, ...rest }
-    }
-    case 'candidate': {
-      const { kind: _, ...rest } = data
-      return { type: 'signal.candidate' as const, ...rest }
-    }
-    case 'end-of-candidates': {
-      const { kind: _, ...rest } = data
-      return { type: 'signal.endOfCandidates' as const, ...rest }
-    }
-  }
-}
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 12)

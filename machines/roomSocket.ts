@@ -4,6 +4,7 @@
  */
 import PartySocket from 'partysocket'
 import { fromCallback, fromPromise } from 'xstate'
+import { fullBucket, take } from '../lib/tokenBucket'
 import { encode, parseServerMessage, PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages'
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
@@ -51,6 +52,52 @@ function toEvent(message: ServerMessage): RoomServerEvent {
   return { ...rest, type: EVENT_TYPES[type] } as RoomServerEvent
 }
 
+/** Share of the server's announced bucket a client uses, leaving room for the unforeseen. */
+const PACING_SHARE = 0.8
+
+/**
+ * Sends frames no faster than the server's token bucket allows. Joining a
+ * room of five means offers and trickled candidates to five peers at once,
+ * more than the bucket's burst; frames wait here instead of being refused.
+ * What waits when the socket drops is discarded: it would be stale.
+ */
+function createPacer(send: (frame: string) => void) {
+  let limits = { rate: 40, burst: 150 }
+  let bucket = fullBucket(limits.burst, Date.now())
+  const queue: string[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const pump = () => {
+    timer = undefined
+    while (queue.length > 0) {
+      const { allowed, bucket: next } = take(bucket, limits.rate, limits.burst, Date.now())
+      bucket = next
+      if (!allowed) {
+        timer = setTimeout(pump, Math.ceil(1000 / limits.rate))
+        return
+      }
+      send(queue.shift() as string)
+    }
+  }
+  return {
+    setLimits(rate: number, burst: number) {
+      limits = { rate: rate * PACING_SHARE, burst: Math.max(1, Math.floor(burst * PACING_SHARE)) }
+      bucket = fullBucket(limits.burst, Date.now())
+    },
+    push(frame: string) {
+      queue.push(frame)
+      if (timer === undefined) pump()
+    },
+    clear() {
+      queue.length = 0
+      clearTimeout(timer)
+      timer = undefined
+    },
+    get waiting() {
+      return queue.length
+    },
+  }
+}
+
 export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, receive, sendBack }) => {
   let resume = input.resume
   const socket = new PartySocket({
@@ -70,28 +117,39 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
     connectionTimeout: 4_000,
     ...(input.WebSocket ? { WebSocket: input.WebSocket } : {}),
   })
+  const pacer = createPacer((frame) => socket.send(frame))
   const send = (event: SocketEvent) => sendBack(event)
   socket.addEventListener('open', () => send({ type: 'socket.open' }))
-  socket.addEventListener('close', (event) => send({ type: 'socket.closed', code: event.code, reason: event.reason }))
+  socket.addEventListener('close', (event) => {
+    pacer.clear()
+    send({ type: 'socket.closed', code: event.code, reason: event.reason })
+  })
   socket.addEventListener('message', (event) => {
     const parsed = parseServerMessage(event.data)
     if (!parsed.ok) {
       send({ type: 'socket.invalidFrame', reason: parsed.reason })
       return
     }
-    if (parsed.message.type === 'welcome') resume = `${parsed.message.id}.${parsed.message.secret}`
+    if (parsed.message.type === 'welcome') {
+      resume = `${parsed.message.id}.${parsed.message.secret}`
+      pacer.setLimits(parsed.message.limits.rate, parsed.message.limits.burst)
+    }
     send(toEvent(parsed.message))
   })
   receive((command) => {
     if (command.type === 'socket.send') {
-      socket.send(encode(command.message))
+      pacer.push(encode(command.message))
       return
     }
+    pacer.clear()
     socket.send(encode({ type: 'bye' }))
     socket.close(1000, 'bye')
     send({ type: 'socket.left' })
   })
-  return () => socket.close()
+  return () => {
+    pacer.clear()
+    socket.close()
+  }
 })
 
 /**

@@ -3,6 +3,7 @@ import {
   CloseCode,
   encode,
   isValidRoomName,
+  MAX_FRAME_BYTES,
   parseClientMessage,
   PROTOCOL_VERSION,
   type ErrorCode,
@@ -14,7 +15,7 @@ import {
 import { verifyToken } from './auth'
 import { ConfigError, parseConfig, type RoomConfig } from './config'
 import { createLogger, type Logger } from '../lib/log'
-import { fullBucket, take, type Bucket } from './rateLimit'
+import { fullBucket, take, type Bucket } from '../lib/tokenBucket'
 import { iceServersFor } from './turn'
 
 /** A participant of the room, kept in room storage so hibernation keeps it. */
@@ -155,6 +156,7 @@ export default class RoomServer implements Party.Server {
       peers: this.peersExcept(member.id),
       iceServers,
       maxPeers: this.config.maxPeers,
+      limits: { rate: this.config.rate, burst: this.config.burst, maxFrameBytes: MAX_FRAME_BYTES },
     })
     if (resumed) {
       log.info('peer resumed')

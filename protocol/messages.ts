@@ -103,6 +103,11 @@ export const SignalData = v.variant('kind', [
     description: SessionDescription,
     /** The msid stream id of the sender's screen share, so it is not taken for the camera. */
     screen: v.optional(v.pipe(v.string(), v.maxLength(128))),
+    /**
+     * For an offer, its number on the sender's connection; for an answer, the
+     * number of the offer it answers. An answer to any other offer is stale.
+     */
+    offer: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
     ...Session,
   }),
   v.object({ kind: v.literal('candidate'), candidate: IceCandidate, ...Session }),
@@ -135,6 +140,12 @@ export const WelcomeMessage = v.object({
   peers: v.array(PeerInfo),
   iceServers: v.array(IceServer),
   maxPeers: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** The connection's token bucket, so a client can pace itself below it. */
+  limits: v.object({
+    rate: v.pipe(v.number(), v.minValue(1)),
+    burst: v.pipe(v.number(), v.minValue(1)),
+    maxFrameBytes: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  }),
 })
 export type WelcomeMessage = v.InferOutput<typeof WelcomeMessage>
 

@@ -46,7 +46,14 @@ describe('welcome and presence', () => {
     const room = freshRoom()
     const { client, welcome } = await join(room, { _pk: 'i-want-this-id', name: 'Ada' })
     expect(client.received[0]).toBe(welcome)
-    expect(welcome).toMatchObject({ type: 'welcome', v: 1, peers: [], maxPeers: 3, resumed: false })
+    expect(welcome).toMatchObject({
+      type: 'welcome',
+      v: 1,
+      peers: [],
+      maxPeers: 3,
+      resumed: false,
+      limits: { rate: 50, burst: 200, maxFrameBytes: MAX_FRAME_BYTES },
+    })
     expect(welcome.id).not.toBe('i-want-this-id')
     expect(welcome.secret.length).toBeGreaterThanOrEqual(32)
   })

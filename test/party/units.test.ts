@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../party/config'
-import { fullBucket, take } from '../../party/rateLimit'
+import { fullBucket, take } from '../../lib/tokenBucket'
 import { iceServersFor, turnCredential } from '../../party/turn'
 
 describe('parseConfig', () => {

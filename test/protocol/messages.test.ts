@@ -28,7 +28,10 @@ describe('parseClientMessage', () => {
 
 describe('parseServerMessage', () => {
   it('accepts a welcome and refuses an unknown version', () => {
-    const welcome = { type: 'welcome', v: 1, id: 'a', secret: 's', resumed: false, peers: [], iceServers: [], maxPeers: 6 }
+    const welcome = {
+      type: 'welcome', v: 1, id: 'a', secret: 's', resumed: false, peers: [], iceServers: [], maxPeers: 6,
+      limits: { rate: 50, burst: 200, maxFrameBytes: 65536 },
+    }
     expect(parseServerMessage(JSON.stringify(welcome)).ok).toBe(true)
     expect(parseServerMessage(JSON.stringify({ ...welcome, v: 2 })).ok).toBe(false)
   })

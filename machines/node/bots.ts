@@ -1,0 +1,141 @@
+/**
+ * Headless participants in Node: real libwebrtc with synthetic media. The
+ * bot CLI fills rooms with them, and the integration tests drive them.
+ */
+import type { SnapshotFrom } from 'xstate'
+import { createLogger, type LogLevel, type LogSink } from '../../lib/log'
+import { createCall, type Call } from '../createCall'
+import type { peerMachine, PeerTimings } from '../peerMachine'
+import { nodeWebRTC } from './wrtc'
+
+export type BotOptions = {
+  host: string
+  room: string
+  count: number
+  /** Name prefix: bots are called "Bot 1", "Bot 2"… (default "Bot"). */
+  name?: string
+  token?: string
+  timings?: Partial<PeerTimings>
+  logLevel?: LogLevel
+  logSink?: LogSink
+  media?: { audio: boolean; video: boolean }
+}
+
+export type Bot = { index: number; name: string; call: Call; joinedAt: number }
+
+export type PeerReport = {
+  id: string
+  state: 'connecting' | 'connected' | 'reconnecting' | 'failed'
+  framesReceived: number
+  bytesReceived: number
+  channelOpen: boolean
+  iceRestarts: number
+}
+
+export type BotReport = {
+  name: string
+  id: string | null
+  room: string
+  connectedWith: string[]
+  peers: PeerReport[]
+  iceRestarts: number
+}
+
+type PeerSnapshot = SnapshotFrom<typeof peerMachine>
+
+export function peerState(snapshot: PeerSnapshot): PeerReport['state'] {
+  if (snapshot.hasTag('connected')) return 'connected'
+  if (snapshot.hasTag('reconnecting')) return 'reconnecting'
+  if (snapshot.hasTag('failed')) return 'failed'
+  return 'connecting'
+}
+
+/** Starts `count` bots in one room, joining one after another in the order given. */
+export function startBots(options: BotOptions): Bot[] {
+  const bots: Bot[] = []
+  for (let i = 1; i <= options.count; i++) bots.push(startBot(options, i))
+  return bots
+}
+
+export function startBot(options: BotOptions, index: number): Bot {
+  const name = `${options.name ?? 'Bot'} ${index}`
+  const log = createLogger({ level: options.logLevel ?? 'warn', sink: options.logSink }, { bot: name })
+  const call = createCall({
+    host: options.host,
+    room: options.room,
+    name,
+    token: options.token,
+    webrtc: nodeWebRTC({ label: name }),
+    log,
+    timings: options.timings,
+    media: options.media,
+  })
+  return { index, name, call, joinedAt: Date.now() }
+}
+
+/** True when the bot is joined and connected, with an open data channel, to every participant it knows. */
+export function isFullyConnected(bot: Bot, expectedPeers?: number): boolean {
+  const snapshot = bot.call.getSnapshot()
+  if (!snapshot.matches({ online: 'joined' })) return false
+  const peers = Object.values(snapshot.context.peers)
+  if (expectedPeers !== undefined && peers.length !== expectedPeers) return false
+  return peers.every((ref) => {
+    const peer = ref.getSnapshot()
+    return peer.hasTag('connected') && peer.matches({ active: { channel: 'open' } })
+  })
+}
+
+/** What a bot received from each peer, from the connection's own statistics. */
+export async function report(bot: Bot): Promise<BotReport> {
+  const snapshot = bot.call.getSnapshot()
+  const peers: PeerReport[] = []
+  for (const [id, ref] of Object.entries(snapshot.context.peers)) {
+    const peer = ref.getSnapshot()
+    let framesReceived = 0
+    let bytesReceived = 0
+    const stats = await peer.context.pc.getStats().catch(() => null)
+    stats?.forEach((entry: Record<string, unknown>) => {
+      if (entry.type !== 'inbound-rtp') return
+      bytesReceived += Number(entry.bytesReceived ?? 0)
+      if (entry.kind === 'video') framesReceived += Number(entry.framesDecoded ?? entry.framesReceived ?? 0)
+    })
+    peers.push({
+      id,
+      state: peerState(peer),
+      framesReceived,
+      bytesReceived,
+      channelOpen: peer.matches({ active: { channel: 'open' } }),
+      iceRestarts: peer.context.totalRestarts,
+    })
+  }
+  return {
+    name: bot.name,
+    id: snapshot.context.selfId,
+    room: snapshot.context.room,
+    connectedWith: peers.filter((p) => p.state === 'connected').map((p) => p.id),
+    peers,
+    iceRestarts: peers.reduce((sum, p) => sum + p.iceRestarts, 0),
+  }
+}
+
+/** Leaves the room and waits until the call has stopped. */
+export async function stopBot(bot: Bot): Promise<void> {
+  const snapshot = bot.call.getSnapshot()
+  if (snapshot.status === 'active' && !snapshot.matches('left')) {
+    const done = new Promise<void>((resolve) => {
+      const subscription = bot.call.subscribe({
+        next: (s) => {
+          if (s.status !== 'active') {
+            subscription.unsubscribe()
+            resolve()
+          }
+        },
+        complete: resolve,
+        error: () => resolve(),
+      })
+    })
+    bot.call.send({ type: 'ui.leave' })
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2_000))])
+  }
+  bot.call.stop()
+}

@@ -1,0 +1,558 @@
+/**
+ * {@link WebRTCImpl} for Node: libwebrtc through `@roamhq/wrtc`, with the
+ * webrtc-pc behaviour the machines rely on added on top, and synthetic
+ * cameras, microphones and screens instead of devices.
+ *
+ * @example
+ * ```ts
+ * const webrtc = nodeWebRTC({ width: 640, height: 360, label: 'alice' })
+ * const stream = await webrtc.getUserMedia({ audio: true, video: true })
+ * const pc = new webrtc.RTCPeerConnection()
+ * for (const track of stream.getTracks()) pc.addTrack(track, stream)
+ * await pc.setLocalDescription() // makes the offer, as in a browser
+ * // ... and when the call is over:
+ * pc.close()
+ * for (const track of stream.getTracks()) track.stop()
+ * ```
+ */
+import wrtc from '@roamhq/wrtc'
+import { WebSocket } from 'ws'
+import type { WebRTCImpl } from '../webrtc'
+
+export type NodeWebRTCOptions = {
+  /** Camera frame width in pixels; even, because frames are I420. Default 320. */
+  width?: number
+  /** Camera frame height in pixels; even. Default 240. */
+  height?: number
+  /** Camera frames per second. Default 15. */
+  fps?: number
+  /** Microphone tone in Hz. Default 440. */
+  toneHz?: number
+  /** Names the devices and tracks ("alice camera"). Default "Synthetic". */
+  label?: string
+  /**
+   * Which devices exist: `all` (default), `none` (getUserMedia rejects
+   * `NotFoundError`), `audio-only` (video requests reject `NotFoundError`) or
+   * `denied` (getUserMedia and getDisplayMedia reject `NotAllowedError`).
+   */
+  devices?: 'all' | 'none' | 'audio-only' | 'denied'
+}
+
+/** A {@link WebRTCImpl} with every optional member present. */
+export type NodeWebRTC = Required<WebRTCImpl> & { WebSocket: typeof WebSocket }
+
+/**
+ * Builds the Node runtime for the machines.
+ *
+ * Synthetic tracks generate media on unref'd timers only while live, and stop
+ * when `track.stop()` is called. Constraint values (width, frameRate,
+ * deviceId, ...) are ignored: a synthetic device has one format, set by the
+ * options.
+ *
+ * Process lifetime, measured with @roamhq/wrtc 0.10.0: a live wrtc track holds
+ * the process open by itself, so stop every track (or call
+ * {@link stopAllSynthetic}); and once a track has existed, a natural exit
+ * crashes in the binding's teardown (SIGSEGV), so scripts should end with
+ * `process.exit()`. Vitest workers are unaffected.
+ */
+export function nodeWebRTC(options: NodeWebRTCOptions = {}): NodeWebRTC {
+  const camera = {
+    width: options.width ?? 320,
+    height: options.height ?? 240,
+    fps: options.fps ?? 15,
+  }
+  const toneHz = options.toneHz ?? 440
+  const label = options.label ?? 'Synthetic'
+  const devices = options.devices ?? 'all'
+  validateFormat('camera', camera)
+  if (!(toneHz > 0 && toneHz < AUDIO_SAMPLE_RATE / 2)) {
+    throw new RangeError(`nodeWebRTC: toneHz must be between 0 and ${AUDIO_SAMPLE_RATE / 2}, got ${toneHz}`)
+  }
+
+  return {
+    RTCPeerConnection: NodeRTCPeerConnection,
+    MediaStream: wrtc.MediaStream,
+    WebSocket,
+    async getUserMedia(constraints) {
+      const wantsAudio = Boolean(constraints.audio)
+      const wantsVideo = Boolean(constraints.video)
+      if (!wantsAudio && !wantsVideo) {
+        // Media Capture and Streams, getUserMedia(): requesting no kind is a TypeError.
+        throw new TypeError('getUserMedia: request audio, video or both')
+      }
+      if (devices === 'denied') throw new DOMException('Permission denied', 'NotAllowedError')
+      if (devices === 'none' || (wantsVideo && devices === 'audio-only')) {
+        throw new DOMException('Requested device not found', 'NotFoundError')
+      }
+      const tracks: MediaStreamTrack[] = []
+      if (wantsAudio) tracks.push(startTone(toneHz, `${label} microphone`))
+      if (wantsVideo) {
+        const device = { deviceId: CAMERA_ID, label: `${label} camera`, isScreencast: false }
+        tracks.push(startVideo(camera, colourBars, device))
+      }
+      return new wrtc.MediaStream(tracks)
+    },
+    async getDisplayMedia(displayOptions) {
+      if (displayOptions?.video === false) {
+        // Screen Capture, getDisplayMedia(): `video: false` is a TypeError.
+        throw new TypeError('getDisplayMedia: video cannot be false')
+      }
+      if (devices === 'denied') throw new DOMException('Permission denied', 'NotAllowedError')
+      const track = startVideo(SCREEN, desktop, { deviceId: SCREEN_ID, label: `${label} screen`, isScreencast: true })
+      return new wrtc.MediaStream([track])
+    },
+    async enumerateDevices() {
+      if (devices === 'none') return []
+      if (devices === 'denied') {
+        // Media Capture and Streams, enumerateDevices(): without permission,
+        // one entry per kind, with no id or label.
+        return [deviceInfo('videoinput', '', ''), deviceInfo('audioinput', '', '')]
+      }
+      const microphone = deviceInfo('audioinput', MICROPHONE_ID, `${label} microphone`)
+      if (devices === 'audio-only') return [microphone]
+      return [deviceInfo('videoinput', CAMERA_ID, `${label} camera`), microphone]
+    },
+  }
+}
+
+/** Stops every synthetic track that is still live, and its generator. */
+export function stopAllSynthetic(): void {
+  for (const generator of generators) generator.stop()
+}
+
+/** How many synthetic tracks are still generating media; for tests checking clean-up. */
+export function activeSyntheticTracks(): number {
+  return generators.size
+}
+
+/**
+ * wrtc's RTCPeerConnection with the webrtc-pc behaviour it lacks (section
+ * names from webrtc-pc):
+ * - One operations chain ("chain an operation") runs `createOffer`,
+ *   `createAnswer`, `setLocalDescription`, `setRemoteDescription` and
+ *   `addIceCandidate` in call order. Each shimmed call is several native
+ *   calls, and the chain keeps them atomic; the state checks happen when the
+ *   operation runs, not when it is called.
+ * - `setLocalDescription()` without a description creates one.
+ * - `setRemoteDescription(offer)` in `have-local-offer` rolls back first.
+ * - `addIceCandidate()` checks the remote description, mid and ufrag.
+ * - `negotiationneeded` fires only with the chain empty and the state stable
+ *   ("update the negotiation-needed flag").
+ * - `sender.setParameters` works (see {@link restoreDroppedFields}).
+ */
+class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
+  #tail: Promise<void> = Promise.resolve()
+  #operations = 0
+  #negotiationNeededHeld: Event | undefined
+
+  override createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
+  /** @deprecated The legacy callback form, kept because the DOM type declares it. */
+  override createOffer(
+    successCallback: RTCSessionDescriptionCallback,
+    failureCallback: RTCPeerConnectionErrorCallback,
+    options?: RTCOfferOptions,
+  ): Promise<void>
+  override createOffer(
+    first?: RTCOfferOptions | RTCSessionDescriptionCallback,
+    failureCallback?: RTCPeerConnectionErrorCallback,
+    options?: RTCOfferOptions,
+  ): Promise<RTCSessionDescriptionInit | void> {
+    if (!isCallback(first)) return this.#chain(() => super.createOffer(first))
+    return this.#chain(() => super.createOffer(options)).then(first, failureCallback)
+  }
+
+  override createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
+  /** @deprecated The legacy callback form, kept because the DOM type declares it. */
+  override createAnswer(
+    successCallback: RTCSessionDescriptionCallback,
+    failureCallback: RTCPeerConnectionErrorCallback,
+  ): Promise<void>
+  override createAnswer(
+    first?: RTCAnswerOptions | RTCSessionDescriptionCallback,
+    failureCallback?: RTCPeerConnectionErrorCallback,
+  ): Promise<RTCSessionDescriptionInit | void> {
+    if (!isCallback(first)) return this.#chain(() => super.createAnswer(first))
+    return this.#chain(() => super.createAnswer()).then(first, failureCallback)
+  }
+
+  override setLocalDescription(description?: RTCLocalSessionDescriptionInit): Promise<void> {
+    return this.#chain(async () => {
+      // The binding rejects a missing description ("Expected an object");
+      // webrtc-pc creates the offer or answer the signaling state calls for.
+      const type = description?.type ?? impliedLocalType(this.signalingState)
+      if (type === 'rollback' || description?.sdp) return super.setLocalDescription({ type, sdp: description?.sdp })
+      const created = type === 'offer' ? await super.createOffer() : await super.createAnswer()
+      return super.setLocalDescription({ type, sdp: created.sdp })
+    })
+  }
+
+  override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    return this.#chain(async () => {
+      // libwebrtc rejects a remote offer in have-local-offer ("Called in wrong
+      // state") where the spec rolls the local offer back first. Other
+      // invalid states (have-local-pranswer) are left to libwebrtc to reject.
+      if (description.type === 'offer' && this.signalingState === 'have-local-offer') {
+        await super.setLocalDescription({ type: 'rollback' })
+      }
+      return super.setRemoteDescription(description)
+    })
+  }
+
+  override addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void> {
+    if (candidate?.candidate && candidate.sdpMid == null && candidate.sdpMLineIndex == null) {
+      return Promise.reject(new TypeError('addIceCandidate: the candidate needs sdpMid or sdpMLineIndex'))
+    }
+    return this.#chain(() => {
+      // The binding rejects these two cases with a plain Error ("Failed to
+      // set ICE candidate."); webrtc-pc names them.
+      const remote = this.remoteDescription
+      if (remote === null) {
+        throw new DOMException('addIceCandidate: no remote description', 'InvalidStateError')
+      }
+      const targeted = candidate?.sdpMid != null || candidate?.sdpMLineIndex != null
+      if (targeted && sectionsFor(remote.sdp, candidate).length === 0) {
+        throw new DOMException('addIceCandidate: the candidate matches no media description', 'OperationError')
+      }
+      // webrtc-pc rejects a ufrag that no applied remote description has,
+      // such as one from before an ICE restart. libwebrtc (so Chrome too)
+      // resolves instead: it takes an unknown ufrag for a future ICE
+      // generation (P2PTransportChannel::GetRemoteCandidateGeneration).
+      const ufrag = candidate?.usernameFragment
+      const applied = [this.currentRemoteDescription, this.pendingRemoteDescription]
+      const known = applied.some((description) =>
+        sectionsFor(description?.sdp ?? '', candidate).some((section) => section.ufrag === ufrag),
+      )
+      if (ufrag != null && !known) {
+        throw new DOMException(`addIceCandidate: ufrag ${ufrag} matches no remote description`, 'OperationError')
+      }
+      return super.addIceCandidate(candidate && withoutNulls(candidate))
+    })
+  }
+
+  override addTrack(track: MediaStreamTrack, ...streams: MediaStream[]): RTCRtpSender {
+    return this.#adopt(super.addTrack(track, ...streams))
+  }
+
+  override addTransceiver(trackOrKind: MediaStreamTrack | string, init?: RTCRtpTransceiverInit): RTCRtpTransceiver {
+    const transceiver = super.addTransceiver(trackOrKind, init)
+    this.#adopt(transceiver.sender)
+    return transceiver
+  }
+
+  override getSenders(): RTCRtpSender[] {
+    return super.getSenders().map((sender) => this.#adopt(sender))
+  }
+
+  override getTransceivers(): RTCRtpTransceiver[] {
+    const transceivers = super.getTransceivers()
+    for (const transceiver of transceivers) this.#adopt(transceiver.sender)
+    return transceivers
+  }
+
+  /** The binding delivers every event through here. */
+  override dispatchEvent(event: Event): boolean {
+    if (event.type === 'negotiationneeded') {
+      this.#scheduleNegotiationNeeded(event)
+      return true
+    }
+    if (event.type === 'track' && 'transceiver' in event && event.transceiver instanceof wrtc.RTCRtpTransceiver) {
+      this.#adopt(event.transceiver.sender)
+    }
+    return super.dispatchEvent(event)
+  }
+
+  #chain<T>(operation: () => T | Promise<T>): Promise<T> {
+    if (this.signalingState === 'closed') {
+      return Promise.reject(new DOMException('The RTCPeerConnection is closed', 'InvalidStateError'))
+    }
+    this.#operations += 1
+    const result = this.#tail.then(operation)
+    const done = () => this.#operationDone()
+    this.#tail = result.then(done, done)
+    return result
+  }
+
+  #operationDone(): void {
+    this.#operations -= 1
+    if (this.#operations === 0 && this.#negotiationNeededHeld) {
+      const event = this.#negotiationNeededHeld
+      this.#negotiationNeededHeld = undefined
+      this.#scheduleNegotiationNeeded(event)
+    }
+  }
+
+  /**
+   * libwebrtc posts `negotiationneeded` without re-checking when it reaches
+   * JS, and its own operations chain empties between the native calls of one
+   * shimmed operation. So the check of "update the negotiation-needed flag"
+   * runs here, in a task just before the listeners: with operations pending
+   * the event waits for the chain to empty; outside `stable` it is dropped,
+   * because libwebrtc fires again on returning to `stable` if negotiation is
+   * still needed ("set the RTCSessionDescription": "true both before and
+   * after this update").
+   */
+  #scheduleNegotiationNeeded(event: Event): void {
+    process.nextTick(() => {
+      if (this.#operations > 0) this.#negotiationNeededHeld = event
+      else if (this.signalingState === 'stable') super.dispatchEvent(event)
+    })
+  }
+
+  #adopt(sender: RTCRtpSender): RTCRtpSender {
+    if (adoptedSenders.has(sender)) return sender
+    adoptedSenders.add(sender)
+    const nativeSetParameters = sender.setParameters.bind(sender)
+    const setParameters: RTCRtpSender['setParameters'] = (parameters, setParameterOptions) =>
+      nativeSetParameters(restoreDroppedFields(parameters, this.#ssrcOf(sender)), setParameterOptions)
+    // The binding's methods are read-only, so shadow rather than assign.
+    Object.defineProperty(sender, 'setParameters', { value: setParameters, configurable: true })
+    return sender
+  }
+
+  #ssrcOf(sender: RTCRtpSender): number | undefined {
+    const mid = super.getTransceivers().find((transceiver) => transceiver.sender === sender)?.mid
+    const sdp = this.localDescription?.sdp
+    if (mid == null || sdp === undefined) return undefined
+    return mediaSections(sdp).find((section) => section.mid === mid)?.ssrc
+  }
+}
+
+const adoptedSenders = new WeakSet<RTCRtpSender>()
+
+type EncodingWithSsrc = RTCRtpEncodingParameters & { ssrc?: number }
+
+/**
+ * The binding converts parameters lossily both ways, so setParameters with
+ * unchanged getParameters() output always fails:
+ * - getParameters drops `encodings[].ssrc`; libwebrtc then sees a changed
+ *   SSRC (InvalidModificationError "modified SSRC").
+ * - getParameters writes `sdpFmtpLine` as `a=fmtp:111 minptime=10; useinbandfec=1`,
+ *   while setParameters expects the SDP form `minptime=10;useinbandfec=1`
+ *   (it splits on `;` and `=` without trimming), so its codec list differs
+ *   from the negotiated one; once negotiated, libwebrtc rejects that with an
+ *   empty message (InvalidStateError for video, from its INTERNAL_ERROR;
+ *   InvalidModificationError for audio).
+ * This puts back the SSRC the sender has in the local description and writes
+ * `sdpFmtpLine` in the SDP form the parser expects; what the caller changed
+ * is untouched. With several encodings (simulcast) it cannot tell which SSRC
+ * belongs to which, so those calls reach libwebrtc unchanged and are rejected.
+ */
+function restoreDroppedFields(parameters: RTCRtpSendParameters, ssrc: number | undefined): RTCRtpSendParameters {
+  const single = ssrc !== undefined && parameters.encodings.length === 1
+  const encodings: EncodingWithSsrc[] = single ? [{ ...parameters.encodings[0], ssrc }] : parameters.encodings
+  const codecs = parameters.codecs.map((codec) =>
+    codec.sdpFmtpLine === undefined
+      ? codec
+      : { ...codec, sdpFmtpLine: codec.sdpFmtpLine.replace(/^a=fmtp:\d+ /, '').replace(/;\s+/g, ';') },
+  )
+  return { ...parameters, codecs, encodings }
+}
+
+/**
+ * The binding rejects a null `sdpMid` ("Failed to set ICE candidate") and a
+ * null `sdpMLineIndex` ("Expected a 32-bit integer"), which webrtc-pc allows;
+ * it takes them absent.
+ */
+function withoutNulls({ candidate, sdpMid, sdpMLineIndex, usernameFragment }: RTCIceCandidateInit): RTCIceCandidateInit {
+  return {
+    candidate,
+    ...(sdpMid != null && { sdpMid }),
+    ...(sdpMLineIndex != null && { sdpMLineIndex }),
+    ...(usernameFragment != null && { usernameFragment }),
+  }
+}
+
+function isCallback(value: object | undefined): value is RTCSessionDescriptionCallback {
+  return typeof value === 'function'
+}
+
+function impliedLocalType(state: RTCSignalingState): RTCSdpType {
+  // webrtc-pc, setLocalDescription(): the type implied by the signaling state.
+  return state === 'have-remote-offer' || state === 'have-local-pranswer' ? 'answer' : 'offer'
+}
+
+type MediaSection = { mid: string | undefined; ufrag: string | undefined; ssrc: number | undefined }
+
+function mediaSections(sdp: string): MediaSection[] {
+  const [session, ...media] = sdp.split(/\r?\n(?=m=)/)
+  const sessionUfrag = attribute(session, 'ice-ufrag')
+  return media.map((section) => {
+    const ssrc = /^a=ssrc-group:FID (\d+)/m.exec(section)?.[1] ?? /^a=ssrc:(\d+)/m.exec(section)?.[1]
+    return {
+      mid: attribute(section, 'mid'),
+      ufrag: attribute(section, 'ice-ufrag') ?? sessionUfrag,
+      ssrc: ssrc === undefined ? undefined : Number(ssrc),
+    }
+  })
+}
+
+/** The media sections a candidate applies to: the one it names, or all. */
+function sectionsFor(sdp: string, candidate: RTCIceCandidateInit | null | undefined): MediaSection[] {
+  const sections = mediaSections(sdp)
+  if (candidate?.sdpMid != null) return sections.filter((section) => section.mid === candidate.sdpMid)
+  if (candidate?.sdpMLineIndex != null) return sections.slice(candidate.sdpMLineIndex, candidate.sdpMLineIndex + 1)
+  return sections
+}
+
+function attribute(section: string, name: string): string | undefined {
+  return new RegExp(`^a=${name}:(\\S+)`, 'm').exec(section)?.[1]
+}
+
+// Synthetic media.
+
+const AUDIO_SAMPLE_RATE = 48_000
+const AUDIO_CHUNK_MS = 10
+const CAMERA_ID = 'synthetic-camera'
+const MICROPHONE_ID = 'synthetic-microphone'
+const SCREEN_ID = 'synthetic-screen'
+const SCREEN = { width: 1280, height: 720, fps: 5 }
+
+type VideoFormat = { width: number; height: number; fps: number }
+type Yuv = readonly [y: number, u: number, v: number]
+type Rect = { x: number; y: number; width: number; height: number }
+/** Draws frame number `index` into `frame`, which holds the I420 planes. */
+type Pattern = (frame: Uint8Array, format: VideoFormat, index: number) => void
+
+type MediaGenerator = { stop(): void }
+const generators = new Set<MediaGenerator>()
+
+function validateFormat(name: string, { width, height, fps }: VideoFormat): void {
+  const even = (value: number) => Number.isInteger(value) && value > 0 && value % 2 === 0
+  if (!even(width) || !even(height)) {
+    throw new RangeError(
+      `nodeWebRTC: ${name} width and height must be positive even integers (I420), got ${width}x${height}`,
+    )
+  }
+  if (!(fps > 0 && fps <= 120)) throw new RangeError(`nodeWebRTC: ${name} fps must be in (0, 120], got ${fps}`)
+}
+
+function startVideo(
+  format: VideoFormat,
+  pattern: Pattern,
+  device: { deviceId: string; label: string; isScreencast: boolean },
+): MediaStreamTrack {
+  const source = new wrtc.nonstandard.RTCVideoSource({ isScreencast: device.isScreencast })
+  const track = source.createTrack()
+  const { width, height, fps: frameRate } = format
+  describeTrack(track, device.label, { deviceId: device.deviceId, width, height, frameRate })
+  let index = 0
+  generate(track, 1000 / format.fps, () => {
+    const data = new Uint8Array((format.width * format.height * 3) / 2)
+    pattern(data, format, index++)
+    source.onFrame({ width: format.width, height: format.height, data })
+  })
+  return track
+}
+
+function startTone(toneHz: number, label: string): MediaStreamTrack {
+  const source = new wrtc.nonstandard.RTCAudioSource()
+  const track = source.createTrack()
+  describeTrack(track, label, { deviceId: MICROPHONE_ID, sampleRate: AUDIO_SAMPLE_RATE, channelCount: 1 })
+  const numberOfFrames = (AUDIO_SAMPLE_RATE * AUDIO_CHUNK_MS) / 1000
+  const step = (2 * Math.PI * toneHz) / AUDIO_SAMPLE_RATE
+  const started = performance.now()
+  let sent = 0
+  let phase = 0
+  // Timers drift, so each tick sends every chunk that is due by the clock,
+  // skipping ahead rather than bursting after a long stall.
+  generate(track, AUDIO_CHUNK_MS, () => {
+    const due = Math.floor((performance.now() - started) / AUDIO_CHUNK_MS)
+    sent = Math.max(sent, due - 10)
+    for (; sent < due; sent++) {
+      const samples = new Int16Array(numberOfFrames)
+      for (let i = 0; i < numberOfFrames; i++) {
+        samples[i] = Math.round(Math.sin(phase) * 8000)
+        phase = (phase + step) % (2 * Math.PI)
+      }
+      source.onData({ samples, sampleRate: AUDIO_SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames })
+    }
+  })
+  return track
+}
+
+/** Runs `emit` every `intervalMs` until the track ends, without holding the process open. */
+function generate(track: MediaStreamTrack, intervalMs: number, emit: () => void): void {
+  const generator: MediaGenerator = {
+    stop() {
+      clearInterval(timer)
+      generators.delete(generator)
+      track.stop()
+    },
+  }
+  const tick = () => {
+    // track.stop() fires no event (Media Capture and Streams), so poll the state.
+    if (track.readyState === 'ended') generator.stop()
+    else emit()
+  }
+  const timer = setInterval(tick, intervalMs).unref()
+  generators.add(generator)
+  tick()
+}
+
+/** The binding's tracks have no label and report a fake 640x480 device. */
+function describeTrack(track: MediaStreamTrack, label: string, settings: MediaTrackSettings): void {
+  Object.defineProperty(track, 'label', { value: label, enumerable: true })
+  Object.defineProperty(track, 'getSettings', { value: () => ({ ...settings }) })
+}
+
+function deviceInfo(kind: MediaDeviceKind, deviceId: string, label: string): MediaDeviceInfo {
+  const info = { deviceId, groupId: deviceId === '' ? '' : 'synthetic', kind, label }
+  return { ...info, toJSON: () => info }
+}
+
+// BT.601 limited-range colours.
+const WHITE: Yuv = [235, 128, 128]
+const BLACK: Yuv = [16, 128, 128]
+const YELLOW: Yuv = [210, 16, 146]
+const CYAN: Yuv = [170, 166, 16]
+const GREEN: Yuv = [145, 54, 34]
+const MAGENTA: Yuv = [106, 202, 222]
+const RED: Yuv = [81, 90, 240]
+const BLUE: Yuv = [41, 240, 110]
+const BARS: readonly Yuv[] = [WHITE, YELLOW, CYAN, GREEN, MAGENTA, RED, BLUE]
+
+/** Colour bars with a black bar sweeping left to right. */
+function colourBars(frame: Uint8Array, format: VideoFormat, index: number): void {
+  const barWidth = evenFloor(format.width / BARS.length)
+  BARS.forEach((colour, bar) => {
+    const width = bar === BARS.length - 1 ? format.width : barWidth
+    fillRect(frame, format, { x: bar * barWidth, y: 0, width, height: format.height }, colour)
+  })
+  const sweep = Math.max(2, evenFloor(format.width / 32))
+  fillRect(frame, format, { x: (index * sweep) % format.width, y: 0, width: sweep, height: format.height }, BLACK)
+}
+
+/** A dark desktop with a window whose white line scrolls down. */
+function desktop(frame: Uint8Array, format: VideoFormat, index: number): void {
+  fillRect(frame, format, { x: 0, y: 0, width: format.width, height: format.height }, [60, 140, 120])
+  const pane = {
+    x: evenFloor(format.width / 8),
+    y: evenFloor(format.height / 8),
+    width: evenFloor((format.width * 3) / 4),
+    height: evenFloor((format.height * 3) / 4),
+  }
+  fillRect(frame, format, pane, [200, 128, 128])
+  fillRect(frame, format, { ...pane, height: 24 }, [90, 170, 100])
+  fillRect(frame, format, { ...pane, y: pane.y + 24 + ((index * 8) % (pane.height - 32)), height: 8 }, WHITE)
+}
+
+/** Fills a rectangle (clipped, snapped to even coordinates) in an I420 frame. */
+function fillRect(frame: Uint8Array, { width, height }: VideoFormat, rect: Rect, [luma, u, v]: Yuv): void {
+  const left = evenFloor(Math.max(0, rect.x))
+  const top = evenFloor(Math.max(0, rect.y))
+  const right = Math.min(width, evenFloor(rect.x + rect.width))
+  const bottom = Math.min(height, evenFloor(rect.y + rect.height))
+  if (right <= left || bottom <= top) return
+  for (let row = top; row < bottom; row++) frame.fill(luma, row * width + left, row * width + right)
+  const chromaWidth = width / 2
+  const uPlane = width * height
+  const vPlane = uPlane + (chromaWidth * height) / 2
+  for (let row = top / 2; row < bottom / 2; row++) {
+    frame.fill(u, uPlane + row * chromaWidth + left / 2, uPlane + row * chromaWidth + right / 2)
+    frame.fill(v, vPlane + row * chromaWidth + left / 2, vPlane + row * chromaWidth + right / 2)
+  }
+}
+
+function evenFloor(value: number): number {
+  return Math.floor(value / 2) * 2
+}

@@ -1,0 +1,270 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { LogRecord } from '../../lib/log'
+import { iceUfrags } from '../../machines/peerMedia'
+import { isFullyConnected, report, startBot, stopBot, type Bot, type BotOptions } from '../../machines/node/bots'
+import { startRoomServer, type RoomServer } from '../support/roomServer'
+import { waitUntil } from '../support/wait'
+
+// Real partykit dev, real libwebrtc (@roamhq/wrtc) with synthetic media.
+const GRACE_MS = 8_000
+let server: RoomServer
+let bots: Bot[] = []
+const logs: LogRecord[] = []
+let roomCounter = 0
+
+beforeAll(async () => {
+  server = await startRoomServer({ MESHCALL_GRACE_MS: String(GRACE_MS) })
+})
+
+afterEach(async () => {
+  await Promise.all(bots.map(stopBot))
+  bots = []
+  logs.length = 0
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+function options(overrides: Partial<BotOptions> = {}): BotOptions {
+  return {
+    host: server.host,
+    room: `mesh-${process.pid}-${++roomCounter}`,
+    count: 0,
+    logLevel: 'warn',
+    logSink: (record) => logs.push(record),
+    // Short timings so recovery paths finish within a test.
+    timings: { disconnectedMs: 1_000, restartBackoffMs: 1_000 },
+    ...overrides,
+  }
+}
+
+function join(opts: BotOptions, index: number): Bot {
+  const bot = startBot(opts, index)
+  bots.push(bot)
+  return bot
+}
+
+const describeBots = () => bots.map((b) => {
+  const s = b.call.getSnapshot()
+  return {
+    name: b.name,
+    id: s.context.selfId,
+    state: s.value,
+    peers: Object.fromEntries(
+      Object.entries(s.context.peers).map(([id, ref]) => {
+        const p = ref.getSnapshot()
+        return [id, { value: p.value, connectionState: p.context.connectionState, errors: p.context.errors }]
+      }),
+    ),
+  }
+})
+
+async function fullMesh(expected: number, timeoutMs = 45_000) {
+  await waitUntil(() => bots.length === expected && bots.every((b) => isFullyConnected(b, expected - 1)), {
+    timeoutMs,
+    what: `a full mesh of ${expected}`,
+    describe: describeBots,
+  })
+}
+
+/** Video frames each bot decoded from each peer, keyed "bot>peer". */
+async function frames(): Promise<Map<string, number>> {
+  const result = new Map<string, number>()
+  for (const bot of bots) {
+    const r = await report(bot)
+    for (const peer of r.peers) result.set(`${r.id}>${peer.id}`, peer.framesReceived)
+  }
+  return result
+}
+
+/** Waits until every pair has decoded `more` frames beyond `since`, both ways. */
+async function mediaFlows(since: Map<string, number>, more = 10, timeoutMs = 30_000) {
+  let last = new Map<string, number>()
+  await waitUntil(
+    async () => {
+      last = await frames()
+      return [...last.entries()].every(([key, n]) => n >= (since.get(key) ?? 0) + more)
+    },
+    { timeoutMs, what: `${more} more video frames on every pair, both ways`, describe: () => Object.fromEntries(last) },
+  )
+  return last
+}
+
+/** Failed WebRTC operations recorded by any peer machine, and error-level log lines. */
+function unhandledErrors() {
+  const failed = bots.flatMap((b) =>
+    Object.values(b.call.getSnapshot().context.peers).flatMap((ref) => ref.getSnapshot().context.errors),
+  )
+  return [...failed, ...logs.filter((record) => record.level === 'error')]
+}
+
+describe('a room of bots with real WebRTC', () => {
+  for (const n of [2, 3, 6]) {
+    it(`${n} peers joining one after another reach a full mesh, with media both ways and chat over data channels`, async () => {
+      const opts = options()
+      for (let i = 1; i <= n; i++) {
+        const bot = join(opts, i)
+        await waitUntil(() => bot.call.getSnapshot().matches({ online: 'joined' }), { what: `${bot.name} joined` })
+      }
+      await fullMesh(n)
+      const flowing = await mediaFlows(new Map())
+      expect(flowing.size).toBe(n * (n - 1))
+
+      // Every channel round-tripped its opening ping.
+      for (const bot of bots) {
+        for (const ref of Object.values(bot.call.getSnapshot().context.peers)) {
+          await waitUntil(() => ref.getSnapshot().context.channelRtt !== null, { what: 'a data-channel ping round trip' })
+        }
+      }
+      bots[0].call.send({ type: 'ui.chat', text: `hello from ${bots[0].name}` })
+      for (const bot of bots.slice(1)) {
+        await waitUntil(() => bot.call.getSnapshot().context.chat.some((c) => c.text === `hello from ${bots[0].name}`), {
+          what: `${bot.name} to receive the chat message`,
+        })
+      }
+      expect(unhandledErrors()).toEqual([])
+    }, 120_000)
+  }
+
+  it('six peers joining at the same instant reach a full mesh with no pair stuck and no unhandled error', async () => {
+    const opts = options()
+    for (let i = 1; i <= 6; i++) join(opts, i)
+    await fullMesh(6, 60_000)
+    await mediaFlows(new Map())
+    // No pair stuck: every negotiation comes to rest, on both sides.
+    await waitUntil(
+      () =>
+        bots.every((bot) =>
+          Object.values(bot.call.getSnapshot().context.peers).every((ref) => {
+            const peer = ref.getSnapshot()
+            return peer.matches({ active: { negotiation: 'stable' } }) && peer.context.pc.signalingState === 'stable'
+          }),
+        ),
+      { what: 'every negotiation to come to rest', describe: describeBots },
+    )
+    const glare = bots.flatMap((bot) => Object.values(bot.call.getSnapshot().context.peers)).map((ref) => ref.getSnapshot().context)
+    // Glare really happened, and only impolite sides ignored offers.
+    expect(glare.some((c) => c.ignoredOffers > 0)).toBe(true)
+    expect(glare.filter((c) => c.polite).every((c) => c.ignoredOffers === 0)).toBe(true)
+    expect(unhandledErrors()).toEqual([])
+  }, 120_000)
+
+  it('both sides of a pair adding a track at the same moment end stable with both tracks', async () => {
+    const opts = options()
+    const a = join(opts, 1)
+    const b = join(opts, 2)
+    await fullMesh(2)
+    a.call.getSnapshot().context.media.send({ type: 'ui.startScreen' })
+    b.call.getSnapshot().context.media.send({ type: 'ui.startScreen' })
+    for (const bot of [a, b]) {
+      const [ref] = Object.values(bot.call.getSnapshot().context.peers)
+      await waitUntil(
+        () => {
+          const peer = ref.getSnapshot()
+          return (
+            peer.context.remoteTracks.screen &&
+            peer.context.senders.screen !== null &&
+            peer.matches({ active: { negotiation: 'stable' } }) &&
+            peer.context.pc.signalingState === 'stable'
+          )
+        },
+        { what: `${bot.name} stable with its own and the remote screen track`, describe: describeBots },
+      )
+      const peer = ref.getSnapshot()
+      expect(peer.context.remoteScreen.getVideoTracks()).toHaveLength(1)
+      expect(peer.context.remoteStream.getVideoTracks()).toHaveLength(1)
+      expect(peer.context.remoteStream.getAudioTracks()).toHaveLength(1)
+    }
+    expect(unhandledErrors()).toEqual([])
+  }, 90_000)
+
+  it('a forced ICE restart on one pair ends connected again with new credentials, and media resumes', async () => {
+    const opts = options()
+    const a = join(opts, 1)
+    join(opts, 2)
+    await fullMesh(2)
+    const before = await mediaFlows(new Map())
+    const [ref] = Object.values(a.call.getSnapshot().context.peers)
+    const ufragBefore = iceUfrags(ref.getSnapshot().context.pc.localDescription?.sdp)[0]
+    ref.send({ type: 'ui.restartIce' })
+    await waitUntil(() => ref.getSnapshot().context.totalRestarts === 1, { what: 'the restart to start' })
+    await waitUntil(
+      () => {
+        const peer = ref.getSnapshot()
+        const ufrag = iceUfrags(peer.context.pc.localDescription?.sdp)[0]
+        return peer.hasTag('connected') && ufrag !== ufragBefore && peer.context.pc.signalingState === 'stable'
+      },
+      { what: 'connected again with a new ICE ufrag', describe: describeBots },
+    )
+    await mediaFlows(before)
+    expect(unhandledErrors()).toEqual([])
+  }, 90_000)
+
+  it('drops a peer that leaves cleanly and one that vanishes, leaving no connection open', async () => {
+    const opts = options()
+    for (let i = 1; i <= 4; i++) join(opts, i)
+    await fullMesh(4)
+    const [stay1, stay2, leaver, vanisher] = bots
+    const leaverId = leaver.call.getSnapshot().context.selfId as string
+    const vanisherId = vanisher.call.getSnapshot().context.selfId as string
+    const towardsGone = [stay1, stay2].flatMap((bot) => {
+      const peers = bot.call.getSnapshot().context.peers
+      return [peers[leaverId], peers[vanisherId]]
+    })
+    const ownConnections = [leaver, vanisher].flatMap((bot) =>
+      Object.values(bot.call.getSnapshot().context.peers).map((ref) => ref.getSnapshot().context.pc),
+    )
+
+    await stopBot(leaver)
+    // Vanish: the process's actors stop with no bye, as a crash or a closed laptop would.
+    vanisher.call.stop()
+    bots = [stay1, stay2]
+
+    for (const bot of bots) {
+      await waitUntil(
+        () => {
+          const roster = Object.keys(bot.call.getSnapshot().context.roster)
+          return !roster.includes(leaverId) && !roster.includes(vanisherId)
+        },
+        { timeoutMs: GRACE_MS + 10_000, what: `${bot.name} to drop both`, describe: describeBots },
+      )
+      expect(Object.keys(bot.call.getSnapshot().context.peers)).toHaveLength(1)
+    }
+    for (const pc of [...towardsGone.map((ref) => ref.getSnapshot().context.pc), ...ownConnections]) {
+      expect(pc.connectionState).toBe('closed')
+    }
+    await fullMesh(2)
+  }, 90_000)
+
+  it('keeps media flowing while the room server is down, and everyone rejoins with a consistent roster', async () => {
+    const opts = options()
+    for (let i = 1; i <= 3; i++) join(opts, i)
+    await fullMesh(3)
+    const ids = bots.map((b) => b.call.getSnapshot().context.selfId)
+    const before = await mediaFlows(new Map())
+
+    await server.kill()
+    await waitUntil(() => bots.every((b) => b.call.getSnapshot().hasTag('reconnecting')), {
+      what: 'every bot to notice the outage',
+    })
+    // Media keeps flowing while there is no signaling at all.
+    const during = await mediaFlows(before)
+    expect(bots.every((b) => Object.values(b.call.getSnapshot().context.peers).every((r) => r.getSnapshot().hasTag('connected')))).toBe(true)
+
+    await server.restart()
+    await waitUntil(() => bots.every((b) => b.call.getSnapshot().matches({ online: 'joined' })), {
+      timeoutMs: 20_000,
+      what: 'every bot to rejoin',
+      describe: describeBots,
+    })
+    for (const bot of bots) {
+      const context = bot.call.getSnapshot().context
+      expect(ids).toContain(context.selfId)
+      expect(Object.keys(context.roster).sort()).toEqual(ids.filter((id) => id !== context.selfId).sort())
+    }
+    await fullMesh(3)
+    await mediaFlows(during)
+    expect(unhandledErrors()).toEqual([])
+  }, 120_000)
+})
