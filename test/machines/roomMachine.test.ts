@@ -1,0 +1,78 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../lib/log'
+import { createCall, type Call } from '../../machines/createCall'
+import { nodeWebRTC } from '../../machines/node/wrtc'
+import { mintToken } from '../../party/auth'
+import { freePort, startRoomServer, type RoomServer } from '../support/roomServer'
+import { waitUntil } from '../support/wait'
+
+const SECRET = 'room-machine-test-secret'
+let small: RoomServer
+let guarded: RoomServer
+let calls: Call[] = []
+
+beforeAll(async () => {
+  ;[small, guarded] = await Promise.all([
+    startRoomServer({ MESHCALL_MAX_PEERS: '1' }),
+    startRoomServer({ MESHCALL_AUTH_SECRET: SECRET }),
+  ])
+})
+afterEach(() => {
+  for (const call of calls) call.stop()
+  calls = []
+})
+afterAll(async () => {
+  await Promise.all([small?.stop(), guarded?.stop()])
+})
+
+function call(host: string, room: string, extra: { token?: string; name?: string } = {}) {
+  // Receive-only: these tests are about the room, not media.
+  const c = createCall({ host, room, name: extra.name ?? 'Tester', token: extra.token, webrtc: nodeWebRTC({ devices: 'none' }), log: silentLogger, media: { audio: false, video: false } })
+  calls.push(c)
+  return c
+}
+
+describe('roomMachine', () => {
+  it('fails with room-full when the room already holds maxPeers', async () => {
+    const first = call(small.host, 'full')
+    await waitUntil(() => first.getSnapshot().matches({ online: 'joined' }), { what: 'the first to join' })
+    const second = call(small.host, 'full')
+    await waitUntil(() => second.getSnapshot().matches('failed'), { what: 'room-full' })
+    expect(second.getSnapshot().context.failure).toEqual({ reason: 'room-full', message: expect.stringMatching(/full/) })
+    expect(second.getSnapshot().hasTag('failed')).toBe(true)
+    // The first is untouched, and sees no one.
+    expect(first.getSnapshot().matches({ online: 'joined' })).toBe(true)
+    expect(first.getSnapshot().context.roster).toEqual({})
+  })
+
+  it('fails with unauthorized, carrying the server reason, without a valid token; a token gets in', async () => {
+    const refused = call(guarded.host, 'secret-room')
+    await waitUntil(() => refused.getSnapshot().matches('failed'), { what: 'unauthorized' })
+    expect(refused.getSnapshot().context.failure).toEqual({ reason: 'unauthorized', message: 'a token is required to join this room' })
+
+    const token = await mintToken(SECRET, { room: 'secret-room', name: 'Ada' }, 60)
+    const admitted = call(guarded.host, 'secret-room', { token })
+    await waitUntil(() => admitted.getSnapshot().matches({ online: 'joined' }), { what: 'joined with a token' })
+  })
+
+  it('fails with unreachable when no server answers, and retries on request', async () => {
+    const port = await freePort()
+    const lost = call(`127.0.0.1:${port}`, 'nowhere')
+    await waitUntil(() => lost.getSnapshot().matches('failed'), { timeoutMs: 30_000, what: 'unreachable' })
+    expect(lost.getSnapshot().context.failure?.reason).toBe('unreachable')
+    expect(lost.getSnapshot().can({ type: 'ui.retry' })).toBe(true)
+    lost.send({ type: 'ui.retry' })
+    expect(lost.getSnapshot().hasTag('connecting')).toBe(true)
+  })
+
+  it('keeps presence per peer and leaves with bye', async () => {
+    const ada = call(guarded.host, 'presence', { token: await mintToken(SECRET, { room: 'presence', name: 'Ada' }, 60) })
+    const bob = call(guarded.host, 'presence', { token: await mintToken(SECRET, { room: 'presence', name: 'Bob' }, 60) })
+    await waitUntil(() => Object.keys(ada.getSnapshot().context.roster).length === 1, { what: 'Ada to see Bob' })
+    const bobId = bob.getSnapshot().context.selfId as string
+    expect(ada.getSnapshot().context.roster[bobId]).toEqual({ name: 'Bob', mic: false, camera: false, screen: false })
+    bob.send({ type: 'ui.leave' })
+    await waitUntil(() => bob.getSnapshot().status === 'done', { what: 'Bob to be done' })
+    await waitUntil(() => Object.keys(ada.getSnapshot().context.roster).length === 0, { what: 'Ada to see Bob leave at once' })
+  })
+})

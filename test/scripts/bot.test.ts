@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRoomServer, type RoomServer } from '../support/roomServer'
+
+const run = promisify(execFile)
+const TSX = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname
+const SCRIPT = new URL('../../scripts/bot.ts', import.meta.url).pathname
+
+let server: RoomServer
+beforeAll(async () => {
+  server = await startRoomServer({ MESHCALL_MAX_PEERS: '2' })
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+type Summary = {
+  ok: boolean
+  fullMeshMs: number | null
+  iceRestarts: number
+  failures: ({ reason: string } | null)[]
+  bots: { name: string; id: string | null; connectedWith: string[]; peers: { id: string; framesReceived: number; bytesReceived: number }[] }[]
+}
+
+describe('npm run bot', () => {
+  it('fills a room, reports frames and bytes from every peer as JSON, and exits 0', async () => {
+    const { stdout } = await run(TSX, [SCRIPT, '--host', server.host, '--room', 'bots-ok', '--peers', '2', '--seconds', '3', '--json'])
+    const summary: Summary = JSON.parse(stdout)
+    expect(summary.ok).toBe(true)
+    expect(summary.fullMeshMs).toBeGreaterThan(0)
+    const [a, b] = summary.bots
+    expect(a.connectedWith).toEqual([b.id])
+    expect(b.connectedWith).toEqual([a.id])
+    for (const bot of summary.bots) {
+      expect(bot.peers[0].framesReceived).toBeGreaterThan(5)
+      expect(bot.peers[0].bytesReceived).toBeGreaterThan(1_000)
+    }
+  }, 60_000)
+
+  it('exits 1 when a bot cannot reach every other participant (the room is full)', async () => {
+    const failure = await run(TSX, [SCRIPT, '--host', server.host, '--room', 'bots-full', '--peers', '3', '--seconds', '3', '--json']).catch(
+      (e: { code: number; stdout: string }) => e,
+    )
+    expect('code' in failure && failure.code).toBe(1)
+    const summary: Summary = JSON.parse(failure.stdout)
+    expect(summary.ok).toBe(false)
+    expect(summary.failures.map((f) => f?.reason)).toEqual(['room-full'])
+  }, 60_000)
+
+  it('refuses bad arguments with a usage line and exit code 2', async () => {
+    const failure = await run(TSX, [SCRIPT, '--peers', 'many']).catch((e: { code: number; stderr: string }) => e)
+    expect('code' in failure && failure.code).toBe(2)
+    expect('stderr' in failure && failure.stderr).toMatch(/--peers must be/)
+  })
+})
