@@ -1,4 +1,4 @@
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from 'xstate'
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendParent, sendTo, setup } from 'xstate'
 import type { Logger } from '../lib/log'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
 import type { WebRTCImpl } from './webrtc'
@@ -67,13 +67,25 @@ class MediaError extends Error {
 }
 
 /**
+ * Stops a capture that arrived after its actor was stopped (the person left
+ * while the camera was opening): nobody else would ever stop it.
+ */
+function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
+  if (signal.aborted) {
+    for (const track of stream.getTracks()) track.stop()
+    throw new MediaError('unavailable', 'Cancelled.')
+  }
+  return stream
+}
+
+/**
  * getUserMedia for what is wanted, falling back to fewer kinds: a missing
  * camera should not cost the microphone. Permission refused stops at once.
  */
 export const acquireMedia = fromPromise<
   { stream: MediaStream; audio: MediaStreamTrack | null; video: MediaStreamTrack | null; devices: MediaDeviceInfo[] },
   { webrtc: WebRTCImpl; want: { audio: boolean; video: boolean }; audioDeviceId: string | null; videoDeviceId: string | null }
->(async ({ input }) => {
+>(async ({ input, signal }) => {
   const { webrtc, want } = input
   const audio: MediaTrackConstraints | boolean = input.audioDeviceId ? { deviceId: { exact: input.audioDeviceId } } : true
   const video: MediaTrackConstraints | boolean = input.videoDeviceId ? { deviceId: { exact: input.videoDeviceId } } : true
@@ -86,8 +98,9 @@ export const acquireMedia = fromPromise<
   let last: unknown
   for (const constraints of attempts) {
     try {
-      const stream = await webrtc.getUserMedia(constraints)
+      const stream = cancellable(await webrtc.getUserMedia(constraints), signal)
       const devices = (await webrtc.enumerateDevices?.().catch(() => [])) ?? []
+      cancellable(stream, signal)
       return {
         stream,
         audio: stream.getAudioTracks()[0] ?? null,
@@ -106,23 +119,45 @@ export const acquireMedia = fromPromise<
 export const acquireDevice = fromPromise<
   MediaStreamTrack,
   { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string }
->(async ({ input }) => {
+>(async ({ input, signal }) => {
   const constraints = { deviceId: { exact: input.deviceId } }
-  const stream = await input.webrtc.getUserMedia(input.kind === 'audioinput' ? { audio: constraints } : { video: constraints })
+  const stream = cancellable(
+    await input.webrtc.getUserMedia(input.kind === 'audioinput' ? { audio: constraints } : { video: constraints }),
+    signal,
+  )
   const track = stream.getTracks()[0]
   if (!track) throw new MediaError('unavailable', 'The chosen device gave no track.')
   return track
 })
 
 export const acquireScreen = fromPromise<{ stream: MediaStream; track: MediaStreamTrack }, { webrtc: WebRTCImpl }>(
-  async ({ input }) => {
+  async ({ input, signal }) => {
     if (!input.webrtc.getDisplayMedia) throw new MediaError('unavailable', 'Screen sharing is not supported here.')
-    const stream = await input.webrtc.getDisplayMedia({ video: true, audio: false })
+    const stream = cancellable(await input.webrtc.getDisplayMedia({ video: true, audio: false }), signal)
     const track = stream.getVideoTracks()[0]
     if (!track) throw new MediaError('unavailable', 'The screen capture gave no video.')
     return { stream, track }
   },
 )
+
+/**
+ * Owns every track the machine acquires, and stops them all when the media
+ * actor stops, however it stops: a parent that is done stops its children
+ * without running their exit actions, and a live camera must not outlive
+ * the call.
+ */
+export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrack[] } | { type: 'releaseAll' }>(({ receive }) => {
+  const owned = new Set<MediaStreamTrack>()
+  const stopAll = () => {
+    for (const track of owned) track.stop()
+    owned.clear()
+  }
+  receive((event) => {
+    if (event.type === 'releaseAll') stopAll()
+    else for (const track of event.tracks) owned.add(track)
+  })
+  return stopAll
+})
 
 /** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
 export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
@@ -152,7 +187,7 @@ export const mediaMachine = setup({
     events: {} as MediaEvent,
     input: {} as MediaInput,
   },
-  actors: { acquireMedia, acquireDevice, acquireScreen, watchTracks },
+  actors: { acquireMedia, acquireDevice, acquireScreen, watchTracks, trackOwner },
   guards: {
     hasAudio: ({ context }) => context.tracks.audio !== null,
     hasVideo: ({ context }) => context.tracks.video !== null,
@@ -198,9 +233,11 @@ export const mediaMachine = setup({
         },
       }
     }),
-    stopAll: ({ context }) => {
-      for (const track of [context.tracks.audio, context.tracks.video, context.tracks.screen]) track?.stop()
-    },
+    stopAll: sendTo('owner', { type: 'releaseAll' }),
+    own: sendTo('owner', ({ context }) => ({
+      type: 'own' as const,
+      tracks: [context.tracks.audio, context.tracks.video, context.tracks.screen].filter((t): t is MediaStreamTrack => t !== null),
+    })),
   },
 }).createMachine({
   id: 'media',
@@ -217,16 +254,15 @@ export const mediaMachine = setup({
     devices: [],
     problem: null,
   }),
-  exit: 'stopAll',
+  invoke: { id: 'owner', src: 'trackOwner' },
   on: {
-    'media.release': { target: '.released', actions: 'stopAll' },
+    'media.release': { actions: 'stopAll' },
     'track.ended': [
       { guard: 'endedScreen', target: '.screen.off' },
       { actions: ['dropEndedTrack', 'notify'] },
     ],
   },
   states: {
-    released: { type: 'final' },
     devices: {
       initial: 'acquiring',
       states: {
@@ -247,6 +283,7 @@ export const mediaMachine = setup({
                   devices: event.output.devices,
                   problem: null,
                 })),
+                'own',
                 'notify',
               ],
             },
@@ -297,6 +334,7 @@ export const mediaMachine = setup({
                     [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
                   })
                 }),
+                'own',
                 'notify',
               ],
             },
@@ -326,6 +364,7 @@ export const mediaMachine = setup({
                 assign(({ context, event }) => ({
                   tracks: { ...context.tracks, screen: event.output.track, screenStream: event.output.stream },
                 })),
+                'own',
                 'notify',
               ],
             },

@@ -102,6 +102,8 @@ export type PeerContext = {
   offerSeq: number
   /** Number of the remote offer being answered, echoed in the answer. */
   answering: number | undefined
+  /** Highest remote offer number accepted on this connection. */
+  remoteOfferSeq: number
   /** Offers this side ignored as the impolite peer (model tests check who ignores). */
   ignoredOffers: number
   pendingCandidates: (RTCIceCandidateInit | null)[]
@@ -115,6 +117,8 @@ export type PeerContext = {
   connectionState: RTCPeerConnectionState
   signalingState: RTCSignalingState
   restarts: number
+  /** The local ICE ufrag when the last restart began; the restart is done once it changes. */
+  restartFrom: string | null
   /** ICE restarts over the actor's life, for the bot's summary. */
   totalRestarts: number
   failure: PeerFailure | null
@@ -126,7 +130,7 @@ export type PeerContext = {
   channelRtt: number | null
   errors: PeerError[]
   /** Signaling dropped as stale, by reason (for the inspector and tests). */
-  dropped: { staleSession: number; staleAck: number; staleAnswer: number; oldCandidate: number }
+  dropped: { staleSession: number; staleAck: number; staleOffer: number; staleAnswer: number; oldCandidate: number }
 }
 
 /** The event a peer actor takes for signaling data from the wire. */
@@ -184,9 +188,11 @@ function createConnection(input: {
     ignoreOffer: false,
     offerSeq: 0,
     answering: undefined,
+    remoteOfferSeq: 0,
     connectionState: pc.connectionState,
     signalingState: pc.signalingState,
     restarts: 0,
+    restartFrom: null,
     failure: null,
   } satisfies Partial<PeerContext>
 }
@@ -276,6 +282,12 @@ export const peerMachine = setup({
     offerCollision: and(['isOffer', not('readyForOffer')]),
     mustIgnoreOffer: and(['isImpolite', 'offerCollision']),
     /** Only the offer we are waiting on can be answered; any other answer is stale. */
+    /** An offer replayed (after a reconnect) or overtaken: not newer than one already taken. */
+    isStaleOffer: ({ context, event }) =>
+      event.type === 'remote.description' &&
+      event.description.type === 'offer' &&
+      event.offer !== undefined &&
+      event.offer <= context.remoteOfferSeq,
     isUnexpectedAnswer: and([
       'isAnswer',
       or([
@@ -306,6 +318,20 @@ export const peerMachine = setup({
     isDisconnected: ({ event }) => event.type === 'pc.connectionState' && event.state === 'disconnected',
     isFailed: ({ event }) => event.type === 'pc.connectionState' && event.state === 'failed',
     restartsExhausted: ({ context }) => context.restarts >= context.timings.maxRestarts,
+    /**
+     * A restart on a live connection never leaves "connected", so no state
+     * change announces its end: it is done when new local credentials are
+     * applied and the connection is up.
+     */
+    restartCompleted: ({ context }) => {
+      const ufrag = iceUfrags(context.pc.currentLocalDescription?.sdp)[0]
+      return (
+        context.pc.connectionState === 'connected' &&
+        context.pc.signalingState === 'stable' &&
+        ufrag !== undefined &&
+        ufrag !== context.restartFrom
+      )
+    },
     channelOpen: ({ context }) => context.channel.readyState === 'open',
   },
   actions: {
@@ -346,11 +372,16 @@ export const peerMachine = setup({
       context.log.debug('stale answer dropped', { signalingState: context.pc.signalingState })
       return { dropped: { ...context.dropped, staleAnswer: context.dropped.staleAnswer + 1 } }
     }),
+    dropStaleOffer: assign(({ context, event }) => {
+      assertEvent(event, 'remote.description')
+      context.log.debug('stale offer dropped', { offer: event.offer, newest: context.remoteOfferSeq })
+      return { dropped: { ...context.dropped, staleOffer: context.dropped.staleOffer + 1 } }
+    }),
     acceptDescription: assign(({ event }) => {
       assertEvent(event, 'remote.description')
       return {
         ignoreOffer: false,
-        ...(event.description.type === 'offer' ? { answering: event.offer } : {}),
+        ...(event.description.type === 'offer' ? { answering: event.offer, remoteOfferSeq: event.offer ?? 0 } : {}),
         ...(event.screen !== undefined ? { remoteScreenId: event.screen } : {}),
       }
     }),
@@ -463,7 +494,11 @@ export const peerMachine = setup({
       // Restart, never recreate: browsers cap RTCPeerConnections per page
       // (Chromium at 500), so a recreate loop would exhaust them.
       context.pc.restartIce()
-      enqueue.assign({ restarts: context.restarts + 1, totalRestarts: context.totalRestarts + 1 })
+      enqueue.assign({
+        restarts: context.restarts + 1,
+        totalRestarts: context.totalRestarts + 1,
+        restartFrom: iceUfrags(context.pc.currentLocalDescription?.sdp)[0] ?? null,
+      })
     }),
     resetRestarts: assign({ restarts: 0, failure: null }),
     recordFailure: assign(({ context }) => {
@@ -552,7 +587,7 @@ export const peerMachine = setup({
       encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
       channelRtt: null,
       errors: [],
-      dropped: { staleSession: 0, staleAck: 0, staleAnswer: 0, oldCandidate: 0 },
+      dropped: { staleSession: 0, staleAck: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
     }
   },
   initial: 'active',
@@ -590,6 +625,7 @@ export const peerMachine = setup({
           on: {
             'remote.description': [
               { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
+              { guard: 'isStaleOffer', actions: 'dropStaleOffer' },
               { guard: 'mustIgnoreOffer', actions: 'ignoreOffer' },
               { guard: 'isOffer', target: '.settingRemoteOffer', actions: 'acceptDescription' },
               { target: '.settingRemoteAnswer', actions: 'acceptDescription' },
@@ -706,6 +742,9 @@ export const peerMachine = setup({
               after: {
                 restartBackoff: [{ guard: 'restartsExhausted', target: 'failed' }, { target: 'restarting' }],
               },
+              // Checked after every event: the restart's end shows in the
+              // negotiation (new credentials) or in the connection state.
+              always: { guard: 'restartCompleted', target: 'connected' },
               on: {
                 'pc.connectionState': [
                   { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },

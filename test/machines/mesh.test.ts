@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LogRecord } from '../../lib/log'
 import { iceUfrags } from '../../machines/peerMedia'
 import { isFullyConnected, report, startBot, stopBot, type Bot, type BotOptions } from '../../machines/node/bots'
+import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/wrtc'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { waitUntil } from '../support/wait'
 
@@ -20,9 +21,18 @@ afterEach(async () => {
   await Promise.all(bots.map(stopBot))
   bots = []
   logs.length = 0
+  // Every call that ended released its camera, microphone and screen (the
+  // generators notice a stopped track on their next tick).
+  await waitUntil(() => activeSyntheticTracks() === 0, {
+    timeoutMs: 2_000,
+    what: 'every synthetic track to stop',
+    describe: () => activeSyntheticTracks(),
+  })
 })
 
 afterAll(async () => {
+  // libwebrtc's binding may crash at process exit with live tracks.
+  stopAllSynthetic()
   await server?.stop()
 })
 

@@ -1,4 +1,4 @@
-import { createActor, setup, type ActorRefFrom } from 'xstate'
+import { createActor, enqueueActions, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type LogRecord } from '../../lib/log'
 import type { LocalTracks } from '../../machines/localTracks'
 import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from '../../machines/peerMachine'
@@ -23,29 +23,54 @@ export type PairOptions = {
 export function createPeerPair(options: PairOptions) {
   const ids = options.ids ?? { a: 'peer-a', b: 'peer-b' }
   const queues: Record<Side, SignalData[]> = { a: [], b: [] }
+  /** Directions delivered as soon as sent; the others wait for the test. */
+  const auto: Record<Side, boolean> = { a: false, b: false }
+  /** Everything each side ever sent, in order. */
+  const sent: Record<Side, SignalData[]> = { a: [], b: [] }
   const chat: Record<Side, PeerOutputEvent[]> = { a: [], b: [] }
   const logs: LogRecord[] = []
   const log = createLogger({ level: 'debug', sink: (r) => logs.push(r) })
 
   // The parent stands in for the room: it only collects what each peer sends.
   type PeerRef = ActorRefFrom<typeof peerMachine>
+  const inputFor = (side: Side) => ({
+    selfId: ids[side],
+    peerId: ids[side === 'a' ? 'b' : 'a'],
+    webrtc: options.webrtc[side],
+    iceServers: [],
+    localTracks: options.tracks?.[side],
+    timings: options.timings,
+    log: log.child({ side }),
+  })
+  let generation = 0
   const parent = setup({
-    types: { events: {} as PeerOutputEvent, context: {} as { a: PeerRef; b: PeerRef } },
+    types: {
+      events: {} as PeerOutputEvent | { type: 'harness.restart'; side: Side },
+      context: {} as { a: PeerRef; b: PeerRef },
+    },
     actors: { peer: peerMachine },
   }).createMachine({
     context: ({ spawn }) => ({
-      a: spawn('peer', {
-        id: 'a',
-        input: { selfId: ids.a, peerId: ids.b, webrtc: options.webrtc.a, iceServers: [], localTracks: options.tracks?.a, timings: options.timings, log: log.child({ side: 'a' }) },
-      }),
-      b: spawn('peer', {
-        id: 'b',
-        input: { selfId: ids.b, peerId: ids.a, webrtc: options.webrtc.b, iceServers: [], localTracks: options.tracks?.b, timings: options.timings, log: log.child({ side: 'b' }) },
-      }),
+      a: spawn('peer', { id: 'a', input: inputFor('a') }),
+      b: spawn('peer', { id: 'b', input: inputFor('b') }),
     }),
     on: {
+      // A page reload: the side's actor and connection go, a fresh one with the same id comes.
+      'harness.restart': {
+        actions: enqueueActions(({ context, event, enqueue }) => {
+          enqueue.stopChild(context[event.side])
+          enqueue.assign(({ spawn }) => ({
+            [event.side]: spawn('peer', { id: `${event.side}${++generation}`, input: inputFor(event.side) }),
+          }))
+        }),
+      },
       'peer.signal': {
-        actions: ({ event }) => queues[event.peerId === ids.b ? 'a' : 'b'].push(event.data),
+        actions: ({ event }) => {
+          const from: Side = event.peerId === ids.b ? 'a' : 'b'
+          sent[from].push(event.data)
+          queues[from].push(event.data)
+          if (auto[from]) queueMicrotask(() => flush(from))
+        },
       },
       'peer.message': {
         actions: ({ event }) => chat[event.peerId === ids.b ? 'a' : 'b'].push(event),
@@ -54,13 +79,32 @@ export function createPeerPair(options: PairOptions) {
   })
   const root = createActor(parent)
   root.start()
-  const refs = root.getSnapshot().context
+  const refs = {
+    get a() {
+      return root.getSnapshot().context.a
+    },
+    get b() {
+      return root.getSnapshot().context.b
+    },
+  }
   const other = (side: Side): Side => (side === 'a' ? 'b' : 'a')
+  const flush = (from: Side) => {
+    while (queues[from].length > 0) {
+      const data = queues[from].shift() as SignalData
+      refs[other(from)].send(signalEvent(data))
+    }
+  }
 
   return {
     ids,
     refs,
     queues,
+    sent,
+    /** Delivers `from`'s messages as they are sent (true) or holds them (false). */
+    setAuto(from: Side, on: boolean) {
+      auto[from] = on
+      if (on) flush(from)
+    },
     chat,
     logs,
     /** Delivers the next message `from` sent (or the one at `index`), if any. */
@@ -73,15 +117,10 @@ export function createPeerPair(options: PairOptions) {
     redeliver(from: Side, data: SignalData) {
       refs[other(from)].send(signalEvent(data))
     },
-    /** Delivers everything in flight, both ways, until both queues stay empty. */
-    async drain(settle: () => Promise<void>, rounds = 200) {
-      for (let i = 0; i < rounds; i++) {
-        await settle()
-        if (queues.a.length === 0 && queues.b.length === 0) return
-        while (queues.a.length) this.deliver('a')
-        while (queues.b.length) this.deliver('b')
-      }
-      throw new Error('signaling did not settle')
+    /** Replaces a side's actor with a fresh one of the same id, as a reload would. */
+    restart(side: Side) {
+      queues[side].length = 0
+      root.send({ type: 'harness.restart', side })
     },
     stop() {
       root.stop()
