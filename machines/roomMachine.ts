@@ -67,6 +67,8 @@ export type RoomEvent =
   | PeerOutputEvent
   | MediaOutputEvent
   | { type: 'ui.join' }
+  /** The display name, set in the lobby before joining. */
+  | { type: 'ui.setName'; name: string }
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
@@ -276,7 +278,15 @@ export const roomMachine = setup({
   },
   states: {
     lobby: {
-      on: { 'ui.join': 'online' },
+      on: {
+        'ui.join': 'online',
+        'ui.setName': {
+          actions: assign(({ context, event }) => {
+            const name = event.name.trim().slice(0, 64) || 'Guest'
+            return { name, presence: { ...context.presence, name } }
+          }),
+        },
+      },
     },
     online: {
       invoke: {

@@ -1,13 +1,22 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
-import { RoomStatus } from './RoomStatus'
+import { App } from './app/App'
+import { readConfig } from './config'
+import './styles.css'
 
-// The call UI arrives with the call-app issue; until then the page joins the
-// room named in the path (/r/NAME, default "lobby") and shows the roster.
-const room = /^\/r\/([A-Za-z0-9_-]{1,64})/.exec(location.pathname)?.[1] ?? 'lobby'
-
-createRoot(document.getElementById('root') as HTMLElement).render(
-  <StrictMode>
-    <RoomStatus room={room} />
-  </StrictMode>,
-)
+const root = createRoot(document.getElementById('root') as HTMLElement)
+try {
+  const config = readConfig()
+  root.render(
+    <StrictMode>
+      <App config={config} />
+    </StrictMode>,
+  )
+} catch (error) {
+  root.render(
+    <main className="page center">
+      <h1>meshcall cannot start</h1>
+      <p role="alert">{error instanceof Error ? error.message : String(error)}</p>
+    </main>,
+  )
+}

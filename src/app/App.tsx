@@ -1,0 +1,19 @@
+import { Route, Switch } from 'wouter'
+import type { AppConfig } from '../config'
+import { CallPage } from '../features/call/CallPage'
+import { HomePage } from '../features/home/HomePage'
+
+export function App({ config }: { config: AppConfig }) {
+  return (
+    <Switch>
+      <Route path="/" component={HomePage} />
+      <Route path="/r/:room">{(params) => <CallPage key={params.room} room={params.room} config={config} />}</Route>
+      <Route>
+        <main className="page center">
+          <h1>Page not found</h1>
+          <a href="/">Start or join a call</a>
+        </main>
+      </Route>
+    </Switch>
+  )
+}

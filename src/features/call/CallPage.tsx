@@ -1,0 +1,65 @@
+import { useEffect, useMemo } from 'react'
+import { createLogger } from '../../../lib/log'
+import { browserWebRTC } from '../../../machines/browser'
+import { isValidRoomName } from '../../../protocol/messages'
+import type { AppConfig } from '../../config'
+import { Lobby } from '../lobby/Lobby'
+import { loadName } from '../lobby/displayName'
+import { CallContext } from './callContext'
+import { CallError, LeftScreen } from './CallError'
+import { InCall } from './InCall'
+
+/** `/r/:room`: the lobby, then the call, for one room. */
+export function CallPage({ room, config }: { room: string; config: AppConfig }) {
+  const input = useMemo(
+    () => ({
+      host: config.host,
+      secure: config.secure,
+      room,
+      name: loadName(),
+      token: new URLSearchParams(location.search).get('token') ?? undefined,
+      webrtc: browserWebRTC(),
+      log: createLogger({ level: 'info' }),
+    }),
+    [room, config],
+  )
+  if (!isValidRoomName(room)) {
+    return (
+      <main className="page center">
+        <h1>That is not a room name</h1>
+        <p>Room names are 1 to 64 letters, digits, - or _.</p>
+        <a href="/">Start or join a call</a>
+      </main>
+    )
+  }
+  return (
+    <CallContext.Provider options={{ input }}>
+      <CallView />
+    </CallContext.Provider>
+  )
+}
+
+function CallView() {
+  const call = CallContext.useActorRef()
+  const phase = CallContext.useSelector((s) =>
+    s.matches('lobby') ? 'lobby' : s.matches('failed') ? 'failed' : s.matches('left') ? 'left' : 'call',
+  )
+  // Closing or reloading the tab leaves at once, so nobody sees a ghost tile
+  // for the grace period.
+  useEffect(() => {
+    const leave = () => call.send({ type: 'ui.leave' })
+    window.addEventListener('pagehide', leave)
+    return () => window.removeEventListener('pagehide', leave)
+  }, [call])
+
+  switch (phase) {
+    case 'lobby':
+      return <Lobby />
+    case 'failed':
+      return <CallError />
+    case 'left':
+      return <LeftScreen />
+    case 'call':
+      return <InCall />
+  }
+}

@@ -1,0 +1,58 @@
+import { useSelector } from '@xstate/react'
+import { useState, type CSSProperties } from 'react'
+import { ChatPanel } from '../chat/ChatPanel'
+import { Toasts, useToasts } from '../toasts/Toasts'
+import { CallContext } from './callContext'
+import { Controls } from './Controls'
+import { LocalTile, RemoteTile, ScreenTile } from './Tiles'
+
+/** The call: a grid of tiles that fits 1 to maxPeers people, controls, chat and toasts. */
+export function InCall() {
+  const room = CallContext.useSelector((s) => s.context.room)
+  const peers = CallContext.useSelector((s) => s.context.peers)
+  const status = CallContext.useSelector((s) => (s.hasTag('reconnecting') ? 'reconnecting' : s.hasTag('connecting') ? 'connecting' : 'connected'))
+  const [chatOpen, setChatOpen] = useState(true)
+  const { toasts, push } = useToasts()
+  const entries = Object.entries(peers)
+  const count = entries.length + 1
+
+  return (
+    <div className={`call${chatOpen ? ' with-chat' : ''}`}>
+      <header className="call-header">
+        <span className="brand small">meshcall</span>
+        <span className="room">{room}</span>
+        <span className={`status ${status}`} role="status">
+          {status === 'connected' ? `${count} in the call` : status === 'connecting' ? 'Joining…' : 'Reconnecting…'}
+        </span>
+      </header>
+      <main className="grid" data-count={count} aria-label="Participants" style={gridSize(count)}>
+        <LocalTile />
+        {entries.map(([id, ref]) => (
+          <RemoteTile key={id} peerId={id} peer={ref} />
+        ))}
+        {entries.map(([id, ref]) => (
+          <Screen key={`screen-${id}`} peerId={id} peer={ref} />
+        ))}
+      </main>
+      <ChatPanel open={chatOpen} />
+      <Controls
+        chatOpen={chatOpen}
+        onToggleChat={() => setChatOpen((open) => !open)}
+        onCopied={(ok) => push(ok ? 'Invite link copied' : 'Could not copy: the link is this page’s address', ok ? 'info' : 'error')}
+      />
+      <Toasts toasts={toasts} />
+    </div>
+  )
+}
+
+function Screen({ peerId, peer }: Parameters<typeof ScreenTile>[0]) {
+  const sharing = useSelector(peer, (s) => s.context.remoteTracks.screen)
+  return sharing ? <ScreenTile peerId={peerId} peer={peer} /> : null
+}
+
+/** Columns and rows for `count` tiles: 1, 2x1, 2x2, 3x2. */
+function gridSize(count: number): CSSProperties {
+  const narrow = typeof window !== 'undefined' && window.innerWidth < 720
+  const cols = narrow ? (count <= 2 ? 1 : 2) : count <= 1 ? 1 : count <= 4 ? 2 : 3
+  return { '--cols': cols, '--rows': Math.ceil(count / cols) } as CSSProperties
+}

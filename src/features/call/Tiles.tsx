@@ -1,0 +1,121 @@
+import { useSelector } from '@xstate/react'
+import type { ActorRefFrom } from 'xstate'
+import type { peerMachine } from '../../../machines/peerMachine'
+import { MediaAudio, MediaVideo } from '../../shared/MediaView'
+import { useAudioLevel } from '../../shared/useAudioLevel'
+import { initials } from '../lobby/Lobby'
+import { CallContext, peerTag } from './callContext'
+
+const SPEAKING = 0.08
+type PeerRef = ActorRefFrom<typeof peerMachine>
+
+export function LocalTile() {
+  const media = CallContext.useSelector((s) => s.context.media)
+  const presence = CallContext.useSelector((s) => s.context.presence)
+  const stream = useSelector(media, (s) => s.context.tracks.stream)
+  const videoId = useSelector(media, (s) => s.context.tracks.video?.id ?? null)
+  const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
+  const level = useAudioLevel(presence.mic ? stream : null, audioId)
+  return (
+    <article className={`tile local${level > SPEAKING ? ' speaking' : ''}`} data-testid="local-tile" aria-label={`You (${presence.name})`}>
+      {presence.camera ? (
+        <MediaVideo stream={stream} version={videoId} label="Your camera" mirrored />
+      ) : (
+        <div className="avatar" aria-hidden="true">
+          {initials(presence.name)}
+        </div>
+      )}
+      <footer>
+        <span className="name">{presence.name} (you)</span>
+        {!presence.mic && (
+          <span className="muted-marker" role="img" aria-label="Microphone off">
+            <MicOffIcon />
+          </span>
+        )}
+      </footer>
+    </article>
+  )
+}
+
+/** A remote participant: video, name, mute marker, speaking ring, connection badge, quality. */
+export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
+  const presence = CallContext.useSelector((s) => s.context.roster[peerId])
+  const tag = useSelector(peer, peerTag)
+  const stream = useSelector(peer, (s) => s.context.remoteStream)
+  const tracks = useSelector(peer, (s) => s.context.remoteTracks, sameTracks)
+  const reason = useSelector(peer, (s) => s.context.failure?.message ?? null)
+  const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
+  const level = useAudioLevel(tracks.audio ? stream : null, tracks.audio)
+  const name = presence?.name ?? 'Someone'
+  const showVideo = tracks.video && presence?.camera !== false
+  return (
+    <article
+      className={`tile remote state-${tag}${level > SPEAKING && presence?.mic ? ' speaking' : ''}`}
+      data-testid="remote-tile"
+      data-peer-id={peerId}
+      data-state={tag}
+      aria-label={`${name}, ${tag}${presence?.mic === false ? ', muted' : ''}`}
+    >
+      <MediaVideo stream={stream} version={tracks.video} label={`${name}'s camera`} />
+      {!showVideo && (
+        <div className="avatar overlay" aria-hidden="true">
+          {initials(name)}
+        </div>
+      )}
+      <MediaAudio stream={stream} version={tracks.audio} />
+      <span className={`badge ${tag}`} title={reason ?? undefined}>
+        {tag}
+      </span>
+      <Quality bitsPerSecond={uplink} />
+      <footer>
+        <span className="name">{name}</span>
+        {presence?.mic === false && (
+          <span className="muted-marker" data-testid="peer-muted" role="img" aria-label={`${name}'s microphone is off`}>
+            <MicOffIcon />
+          </span>
+        )}
+      </footer>
+    </article>
+  )
+}
+
+/** A remote screen share, as a wide tile of its own. */
+export function ScreenTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
+  const name = CallContext.useSelector((s) => s.context.roster[peerId]?.name ?? 'Someone')
+  const stream = useSelector(peer, (s) => s.context.remoteScreen)
+  return (
+    <article className="tile screen" data-testid="remote-screen" data-peer-id={peerId} aria-label={`${name}'s screen`}>
+      <MediaVideo stream={stream} version={peerId} label={`${name}'s screen`} />
+      <footer>
+        <span className="name">{name}'s screen</span>
+      </footer>
+    </article>
+  )
+}
+
+/** What this side sends that peer: the share of the uplink the mesh leaves it. */
+function Quality({ bitsPerSecond }: { bitsPerSecond: number }) {
+  const bars = bitsPerSecond >= 1_000_000 ? 3 : bitsPerSecond >= 500_000 ? 2 : 1
+  const label = `Sending ${(bitsPerSecond / 1_000_000).toFixed(1)} Mbit/s of video to this person`
+  return (
+    <span className="quality" data-testid="tile-quality" data-bps={bitsPerSecond} title={label} role="img" aria-label={label}>
+      {[1, 2, 3].map((bar) => (
+        <i key={bar} className={bar <= bars ? 'on' : undefined} />
+      ))}
+      <small>{(bitsPerSecond / 1_000_000).toFixed(1)}M</small>
+    </span>
+  )
+}
+
+function sameTracks(a: { audio: boolean; video: boolean; screen: boolean }, b: typeof a) {
+  return a.audio === b.audio && a.video === b.video && a.screen === b.screen
+}
+
+export function MicOffIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+      <path fill="currentColor" d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2Z" />
+      <path stroke="currentColor" strokeWidth="2" d="M4 4l16 16" />
+    </svg>
+  )
+}

@@ -1,0 +1,116 @@
+import { useSelector } from '@xstate/react'
+import { useState, type FormEvent } from 'react'
+import { MediaVideo } from '../../shared/MediaView'
+import { useAudioLevel } from '../../shared/useAudioLevel'
+import { CallContext } from '../call/callContext'
+import { loadName, saveName } from './displayName'
+
+/** Camera preview, microphone meter, device pickers and a name, before joining. */
+export function Lobby() {
+  const call = CallContext.useActorRef()
+  const room = CallContext.useSelector((s) => s.context.room)
+  const media = CallContext.useSelector((s) => s.context.media)
+  const stream = useSelector(media, (s) => s.context.tracks.stream)
+  const hasVideo = useSelector(media, (s) => s.context.tracks.video !== null)
+  const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
+  const videoId = useSelector(media, (s) => s.context.tracks.video?.id ?? null)
+  const devices = useSelector(media, (s) => s.context.devices)
+  const problem = useSelector(media, (s) => s.context.problem)
+  const acquiring = useSelector(media, (s) => s.matches({ devices: 'acquiring' }) || s.matches({ devices: 'switching' }))
+  const level = useAudioLevel(stream, audioId)
+  const [name, setName] = useState(loadName)
+
+  const join = (event: FormEvent) => {
+    event.preventDefault()
+    const chosen = name.trim() || 'Guest'
+    saveName(chosen)
+    call.send({ type: 'ui.setName', name: chosen })
+    call.send({ type: 'ui.join' })
+  }
+  const cameras = devices.filter((d) => d.kind === 'videoinput')
+  const microphones = devices.filter((d) => d.kind === 'audioinput')
+
+  return (
+    <main className="page lobby">
+      <h1>
+        Joining <span className="room">{room}</span>
+      </h1>
+      <div className="lobby-grid">
+        <section className="preview" aria-label="Camera preview">
+          {hasVideo ? (
+            <MediaVideo stream={stream} version={videoId} label="Your camera" mirrored />
+          ) : (
+            <div className="avatar big" aria-hidden="true">
+              {initials(name)}
+            </div>
+          )}
+          <div className="meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(level * 100)}>
+            <span style={{ width: `${Math.round(level * 100)}%` }} />
+          </div>
+          {acquiring && <p className="hint">Opening your camera and microphone…</p>}
+          {problem && (
+            <div className="notice" role="status">
+              <p>{problem.message}</p>
+              <p>You can still join: you will see and hear the others, and they will see your name.</p>
+              <button type="button" onClick={() => media.send({ type: 'ui.retryMedia' })}>
+                Try again
+              </button>
+            </div>
+          )}
+        </section>
+        <form className="settings" onSubmit={join}>
+          <label htmlFor="display-name">Your name</label>
+          <input
+            id="display-name"
+            data-testid="display-name"
+            value={name}
+            maxLength={64}
+            autoComplete="name"
+            placeholder="Guest"
+            onChange={(event) => setName(event.target.value)}
+          />
+          {microphones.length > 0 && (
+            <>
+              <label htmlFor="microphone">Microphone</label>
+              <select
+                id="microphone"
+                value={microphones.find((d) => d.label && stream?.getAudioTracks()[0]?.label === d.label)?.deviceId ?? microphones[0].deviceId}
+                onChange={(event) => media.send({ type: 'ui.selectDevice', kind: 'audioinput', deviceId: event.target.value })}
+              >
+                {microphones.map((d, i) => (
+                  <option key={d.deviceId || i} value={d.deviceId}>
+                    {d.label || `Microphone ${i + 1}`}
+                  </option>
+                ))}
+              </select>
+            </>
+          )}
+          {cameras.length > 0 && (
+            <>
+              <label htmlFor="camera">Camera</label>
+              <select
+                id="camera"
+                value={cameras.find((d) => d.label && stream?.getVideoTracks()[0]?.label === d.label)?.deviceId ?? cameras[0].deviceId}
+                onChange={(event) => media.send({ type: 'ui.selectDevice', kind: 'videoinput', deviceId: event.target.value })}
+              >
+                {cameras.map((d, i) => (
+                  <option key={d.deviceId || i} value={d.deviceId}>
+                    {d.label || `Camera ${i + 1}`}
+                  </option>
+                ))}
+              </select>
+            </>
+          )}
+          <button type="submit" className="primary big" data-testid="join">
+            Join call
+          </button>
+        </form>
+      </div>
+    </main>
+  )
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean)
+  return (parts.length === 0 ? '?' : parts.length === 1 ? parts[0].slice(0, 2) : parts[0][0] + parts[parts.length - 1][0]).toUpperCase()
+}
