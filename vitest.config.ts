@@ -8,6 +8,7 @@ export default defineConfig({
     // Every suite that needs a room server starts its own on a free port.
     fileParallelism: true,
     reporters: ['default'],
+    setupFiles: ['test/support/exitCleanly.ts'],
     benchmark: { include: ['test/bench/**/*.bench.ts'] },
   },
 })

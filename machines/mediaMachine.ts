@@ -344,8 +344,9 @@ export const mediaMachine = setup({
             },
           },
         },
-        denied: { on: { 'ui.retryMedia': 'acquiring' } },
-        unavailable: { on: { 'ui.retryMedia': 'acquiring' } },
+        // The parent hears of these too: the call goes on receive-only.
+        denied: { entry: 'notify', on: { 'ui.retryMedia': 'acquiring' } },
+        unavailable: { entry: 'notify', on: { 'ui.retryMedia': 'acquiring' } },
       },
     },
     screen: {

@@ -28,6 +28,8 @@ export type PeerTimings = {
   restartBackoffMs: number
   /** How long an offer may wait for its answer before it is rolled back and made again (default 10 s). */
   answerTimeoutMs: number
+  /** How long a peer that did not start the pair waits for the first offer before making its own (default 1.5 s). */
+  firstOfferWaitMs: number
 }
 
 export const DEFAULT_TIMINGS: PeerTimings = {
@@ -36,6 +38,7 @@ export const DEFAULT_TIMINGS: PeerTimings = {
   maxRestarts: 5,
   restartBackoffMs: 2_000,
   answerTimeoutMs: 10_000,
+  firstOfferWaitMs: 1_500,
 }
 
 export type PeerInput = {
@@ -49,6 +52,12 @@ export type PeerInput = {
   uplinkBps?: number
   timings?: Partial<PeerTimings>
   log: Logger
+  /**
+   * Whether this side makes the first offer. The newcomer does; the side that
+   * was already in the room waits a moment for it, so a new pair does not
+   * start with glare. Either way the rules of perfect negotiation hold.
+   */
+  initiator?: boolean
 }
 
 /** Signaling as the room delivers it to this peer (`SignalData` of the wire protocol). */
@@ -98,6 +107,9 @@ export type PeerContext = {
   /** The remote's generation, once heard. */
   remoteSession: number | null
   ignoreOffer: boolean
+  /** negotiationneeded arrived while waiting for the remote's first offer. */
+  negotiationDeferred: boolean
+  initiator: boolean
   /** Number of the last offer this connection sent. */
   offerSeq: number
   /** Number of the remote offer being answered, echoed in the answer. */
@@ -186,6 +198,7 @@ function createConnection(input: {
     remoteTracks: { audio: false, video: false, screen: false },
     pendingCandidates: [],
     ignoreOffer: false,
+    negotiationDeferred: false,
     offerSeq: 0,
     answering: undefined,
     remoteOfferSeq: 0,
@@ -242,11 +255,14 @@ export const peerMachine = setup({
   },
   actors: { connectionEvents, connectionTasks, setLocalDescription, setRemoteDescription, rollback },
   delays: {
-    disconnected: ({ context }) => context.timings.disconnectedMs,
-    connectTimeout: ({ context }) => context.timings.connectTimeoutMs,
+    // The polite side waits half as long again before restarting, so the two
+    // sides do not restart in lockstep and collide every time.
+    disconnected: ({ context }) => context.timings.disconnectedMs * (context.polite ? 1.5 : 1),
+    connectTimeout: ({ context }) => context.timings.connectTimeoutMs * (context.polite ? 1.5 : 1),
     answerTimeout: ({ context }) => context.timings.answerTimeoutMs,
+    firstOfferWait: ({ context }) => context.timings.firstOfferWaitMs,
     restartBackoff: ({ context }) =>
-      Math.min(30_000, context.timings.restartBackoffMs * 2 ** Math.max(0, context.restarts - 1)),
+      Math.min(30_000, context.timings.restartBackoffMs * 2 ** Math.max(0, context.restarts - 1)) * (context.polite ? 1.5 : 1),
   },
   guards: {
     /** Addressed to a connection of ours that no longer exists, or from an older one of theirs. */
@@ -317,6 +333,8 @@ export const peerMachine = setup({
     isConnected: ({ event }) => event.type === 'pc.connectionState' && event.state === 'connected',
     isDisconnected: ({ event }) => event.type === 'pc.connectionState' && event.state === 'disconnected',
     isFailed: ({ event }) => event.type === 'pc.connectionState' && event.state === 'failed',
+    negotiationDeferred: ({ context }) => context.negotiationDeferred,
+    isInitiator: ({ context }) => context.initiator,
     restartsExhausted: ({ context }) => context.restarts >= context.timings.maxRestarts,
     /**
      * A restart on a live connection never leaves "connected", so no state
@@ -573,6 +591,7 @@ export const peerMachine = setup({
       selfId: input.selfId,
       peerId: input.peerId,
       polite,
+      initiator: input.initiator ?? true,
       webrtc: input.webrtc,
       iceServers: input.iceServers,
       timings,
@@ -621,7 +640,7 @@ export const peerMachine = setup({
       },
       states: {
         negotiation: {
-          initial: 'stable',
+          initial: 'starting',
           on: {
             'remote.description': [
               { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
@@ -632,6 +651,15 @@ export const peerMachine = setup({
             ],
           },
           states: {
+            starting: {
+              always: [{ guard: 'isInitiator', target: 'stable' }, { target: 'waitingForOffer' }],
+            },
+            waitingForOffer: {
+              on: { 'pc.negotiationNeeded': { actions: assign({ negotiationDeferred: true }) } },
+              after: {
+                firstOfferWait: [{ guard: 'negotiationDeferred', target: 'makingOffer' }, { target: 'stable' }],
+              },
+            },
             stable: {
               entry: ['syncRemoteTracks', 'applyEncoding'],
               on: { 'pc.negotiationNeeded': 'makingOffer' },

@@ -1,7 +1,7 @@
 import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type Logger } from '../lib/log'
 import type { ChannelMessage } from '../protocol/channel'
-import type { Presence } from '../protocol/messages'
+import type { PeerInfo, Presence } from '../protocol/messages'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
 import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
 import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from './peerMachine'
@@ -54,6 +54,8 @@ export type RoomContext = {
   roster: Record<string, Presence>
   media: ActorRefFrom<typeof mediaMachine>
   localTracks: LocalTracks
+  /** Local media has been acquired, refused or found missing. */
+  mediaSettled: boolean
   presence: Presence
   chat: ChatEntry[]
   attempts: number
@@ -72,6 +74,8 @@ export type RoomEvent =
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
+  /** A peer already in the room when we joined (from `welcome`). */
+  | { type: 'room.peerListed'; peer: PeerInfo }
 
 const MAX_CHAT = 500
 const PEER_PREFIX = 'peer:'
@@ -102,6 +106,7 @@ export const roomMachine = setup({
     isUnauthorized: ({ event }) =>
       'output' in event && typeof event.output === 'object' && event.output !== null && 'status' in event.output && event.output.status === 401,
     attemptsExhausted: ({ context }) => context.attempts + 1 >= context.connectAttempts,
+    mediaSettled: ({ context }) => context.mediaSettled,
     isKnownPeer: ({ context, event }) => 'from' in event && typeof event.from === 'string' && event.from in context.peers,
   },
   actions: {
@@ -121,7 +126,7 @@ export const roomMachine = setup({
         log: context.log.child({ selfId: event.id }),
       })
       for (const peer of event.peers) {
-        enqueue.raise({ type: 'room.peerJoined', peer })
+        enqueue.raise({ type: 'room.peerListed', peer })
       }
     }),
     reconcile: enqueueActions(({ context, event, enqueue }) => {
@@ -133,13 +138,15 @@ export const roomMachine = setup({
         else enqueue.sendTo(ref, { type: 'room.signalingRestored' })
       }
       for (const peer of event.peers) {
-        if (!(peer.id in context.peers)) enqueue.raise({ type: 'room.peerJoined', peer })
+        if (!(peer.id in context.peers)) enqueue.raise({ type: 'room.peerListed', peer })
         else enqueue.assign({ roster: { ...context.roster, [peer.id]: peer.presence } })
       }
       enqueue.assign({ iceServers: event.iceServers, maxPeers: event.maxPeers, attempts: 0 })
     }),
     addPeer: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'room.peerJoined')
+      assertEvent(event, ['room.peerJoined', 'room.peerListed'])
+      // We make the first offer to peers already in the room; a newcomer makes it to us.
+      const initiator = event.type === 'room.peerListed'
       const { id, presence } = event.peer
       if (id in context.peers || id === context.selfId || context.selfId === null) return
       const selfId = context.selfId
@@ -159,6 +166,7 @@ export const roomMachine = setup({
               uplinkBps: current.uplinkBps,
               timings: current.timings,
               log: current.log,
+              initiator,
             },
           }),
         }),
@@ -206,6 +214,7 @@ export const roomMachine = setup({
       assertEvent(event, 'media.tracks')
       enqueue.assign({
         localTracks: event.tracks,
+        mediaSettled: true,
         presence: { ...context.presence, mic: event.mic, camera: event.camera, screen: event.screen },
       })
       for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'media.tracks', tracks: event.tracks })
@@ -265,6 +274,7 @@ export const roomMachine = setup({
       roster: {},
       media: spawn('media', { id: 'media', input: { webrtc: input.webrtc, log, want: input.media } }),
       localTracks: NO_TRACKS,
+      mediaSettled: false,
       presence: { name: input.name.trim().slice(0, 64) || 'Guest', mic: false, camera: false, screen: false },
       chat: [],
       attempts: 0,
@@ -279,7 +289,7 @@ export const roomMachine = setup({
   states: {
     lobby: {
       on: {
-        'ui.join': 'online',
+        'ui.join': [{ guard: 'mediaSettled', target: 'online' }, { target: 'joining' }],
         'ui.setName': {
           actions: assign(({ context, event }) => {
             const name = event.name.trim().slice(0, 64) || 'Guest'
@@ -287,6 +297,15 @@ export const roomMachine = setup({
           }),
         },
       },
+    },
+    joining: {
+      // Join once local media is settled, so the first offers carry the
+      // tracks, and ICE gathers after capture permission (Chrome hides host
+      // addresses behind mDNS names before it). A slow permission prompt
+      // does not hold the call up for long.
+      tags: ['connecting'],
+      on: { 'media.tracks': { target: 'online', actions: 'updateMedia' } },
+      after: { 10_000: 'online' },
     },
     online: {
       invoke: {
@@ -356,6 +375,7 @@ export const roomMachine = setup({
           on: {
             'socket.closed': 'reconnecting',
             'room.peerJoined': { actions: ['addPeer', 'announceMeshSize'] },
+            'room.peerListed': { actions: ['addPeer', 'announceMeshSize'] },
             'room.peerLeft': { actions: ['removePeer', 'announceMeshSize'] },
             'room.signal': { actions: 'routeSignal' },
             'room.presence': { actions: 'updatePresence' },

@@ -61,14 +61,29 @@ describe('npm start', () => {
     expect(await status.json()).toMatchObject({ v: 1, peers: 0 })
     expect(stripVTControlCharacters(output)).toContain(`http://127.0.0.1:${appPort}/`)
 
-    const room = `smoke-${Date.now()}`
-    const first = await browser.newPage()
-    await first.goto(`http://127.0.0.1:${appPort}/r/${room}`)
-    await first.getByTestId('room-status').getByText('Joined as').waitFor({ timeout: 20_000 })
+    const home = await browser.newPage()
+    await home.goto(`http://127.0.0.1:${appPort}/`)
+    await home.getByTestId('create-room').click()
+    await home.waitForURL(/\/r\/[a-z]+-[a-z]+-\d{3}$/)
+    const room = new URL(home.url()).pathname.split('/')[2]
+    await home.getByTestId('display-name').fill('First')
+    await home.getByTestId('join').click()
+    await home.getByTestId('local-tile').waitFor({ timeout: 20_000 })
+
+    // A second window joins from the link and the two see each other connected.
     const second = await browser.newPage()
     await second.goto(`http://127.0.0.1:${appPort}/r/${room}`)
-    await second.getByText('with 1 other.').waitFor({ timeout: 20_000 })
-    await first.getByText('with 1 other.').waitFor({ timeout: 20_000 })
+    await second.getByTestId('display-name').fill('Second')
+    await second.getByTestId('join').click()
+    for (const page of [home, second]) {
+      await page
+        .locator('[data-testid="remote-tile"][data-state="connected"]')
+        .waitFor({ timeout: 30_000 })
+        .catch(async (error) => {
+          const tiles = await page.evaluate(() => document.body.innerText.slice(0, 400))
+          throw new Error(`${error}\npage text: ${tiles}`)
+        })
+    }
 
     // Ctrl-C reaches the whole foreground process group.
     const exited = new Promise((resolve) => start.once('exit', resolve))

@@ -65,7 +65,8 @@ describe('mediaMachine', () => {
     await waitUntil(() => devicesState(media) === 'denied', { what: 'denied' })
     expect(media.getSnapshot().context.problem).toEqual({ reason: 'denied', message: expect.stringMatching(/permission/) })
     expect(media.getSnapshot().can({ type: 'ui.toggleMic' })).toBe(false)
-    expect(reports).toEqual([])
+    // The room hears of it, so it can join receive-only without waiting.
+    expect(reports).toEqual([{ type: 'media.tracks', tracks: expect.objectContaining({ audio: null, video: null }), mic: false, camera: false, screen: false }])
   })
 
   it('says unavailable with no devices, and can retry', async () => {

@@ -138,7 +138,9 @@ describe('a room of bots with real WebRTC', () => {
   }
 
   it('six peers joining at the same instant reach a full mesh with no pair stuck and no unhandled error', async () => {
-    const opts = options()
+    // No waiting for the newcomer's offer: both sides of every pair offer at
+    // once, so every pair starts in glare.
+    const opts = options({ timings: { disconnectedMs: 1_000, restartBackoffMs: 1_000, firstOfferWaitMs: 0 } })
     for (let i = 1; i <= 6; i++) join(opts, i)
     await fullMesh(6, 60_000)
     await mediaFlows(new Map())

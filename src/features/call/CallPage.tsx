@@ -19,7 +19,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
       name: loadName(),
       token: new URLSearchParams(location.search).get('token') ?? undefined,
       webrtc: browserWebRTC(),
-      log: createLogger({ level: 'info' }),
+      log: createLogger({ level: logLevel() }),
     }),
     [room, config],
   )
@@ -61,5 +61,19 @@ function CallView() {
       return <LeftScreen />
     case 'call':
       return <InCall />
+  }
+}
+
+/** `?log=debug` (or localStorage `meshcall.log` = `debug`) shows every negotiation step in the console. */
+function logLevel(): 'debug' | 'info' {
+  const asked = new URLSearchParams(location.search).get('log') ?? safeStorage('meshcall.log')
+  return asked === 'debug' ? 'debug' : 'info'
+}
+
+function safeStorage(key: string): string | null {
+  try {
+    return localStorage.getItem(key)
+  } catch {
+    return null
   }
 }
