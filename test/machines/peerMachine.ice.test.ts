@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { LocalTracks } from '../../machines/localTracks'
+import type { PeerTimings } from '../../machines/peerMachine'
+import { createPeerPair } from '../support/peerPair'
+import { createSimulatedNetwork } from '../support/simulatedWebRTC'
+import { waitUntil } from '../support/wait'
+
+// ICE failure cannot be caused on demand between two libwebrtc peers on one
+// loopback interface, so these paths run on the simulated network, where a
+// partition really breaks connectivity. (The forced-restart path also runs
+// on real libwebrtc, in peerMachine.test.ts and mesh.test.ts.)
+type Pair = ReturnType<typeof createPeerPair>
+let pairs: Pair[] = []
+afterEach(() => {
+  for (const pair of pairs) pair.stop()
+  pairs = []
+})
+
+const FAST: Partial<PeerTimings> = { disconnectedMs: 200, restartBackoffMs: 150, maxRestarts: 3, connectTimeoutMs: 2_000 }
+
+async function connected(timings = FAST) {
+  const network = createSimulatedNetwork()
+  const a = network.webrtc('a')
+  const b = network.webrtc('b')
+  const tracks = async (webrtc: typeof a): Promise<LocalTracks> => {
+    const stream = await webrtc.getUserMedia({ audio: true, video: true })
+    return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
+  }
+  const pair = createPeerPair({ webrtc: { a, b }, tracks: { a: await tracks(a), b: await tracks(b) }, timings })
+  pairs.push(pair)
+  pair.setAuto('a', true)
+  pair.setAuto('b', true)
+  await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), {
+    what: 'connected',
+  })
+  return { pair, network }
+}
+
+/** Drives the simulated network's clock (disconnected to failed) until `check` holds. */
+async function until(network: ReturnType<typeof createSimulatedNetwork>, check: () => boolean, what: string) {
+  await waitUntil(
+    async () => {
+      await network.advance()
+      return check()
+    },
+    { what, timeoutMs: 10_000 },
+  )
+}
+
+describe('ICE restarts on a network that breaks', () => {
+  it('restarts ICE at once on failed, and reconnects once the network heals', async () => {
+    const { pair, network } = await connected({ ...FAST, disconnectedMs: 60_000 })
+    const a = () => pair.refs.a.getSnapshot()
+    network.partition('a', 'b')
+    await until(network, () => a().context.totalRestarts > 0, 'a restart after failed')
+    // The long disconnected delay did not hold it up: failed restarts at once.
+    expect(a().context.connectionState === 'failed' || a().hasTag('reconnecting')).toBe(true)
+    network.heal('a', 'b')
+    await until(network, () => a().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), 'connected again')
+    expect(a().context.restarts).toBe(0)
+  })
+
+  it('restarts after disconnected has lasted the configured delay', async () => {
+    const { pair, network } = await connected()
+    const a = () => pair.refs.a.getSnapshot()
+    network.partition('a', 'b')
+    // Only "disconnected": the simulated clock is not advanced to "failed".
+    await waitUntil(() => a().matches({ active: { connection: 'disconnected' } }), { what: 'disconnected' })
+    expect(a().hasTag('reconnecting')).toBe(true)
+    expect(a().context.totalRestarts).toBe(0)
+    await waitUntil(() => a().context.totalRestarts === 1, { what: 'the restart after the delay' })
+    network.heal('a', 'b')
+    await until(network, () => a().hasTag('connected'), 'connected again')
+  })
+
+  it('gives up after the bounded restarts, with backoff, and ends failed with the reason', async () => {
+    const { pair, network } = await connected()
+    const a = () => pair.refs.a.getSnapshot()
+    network.partition('a', 'b')
+    const started = Date.now()
+    await until(network, () => a().hasTag('failed'), 'a to give up')
+    expect(a().context.failure).toEqual({ reason: 'ice-failed', message: 'no connection after 3 ICE restarts' })
+    // Backoff: 150 + 300 + 600 ms at the least between the three restarts and giving up.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
+    // Restarted, never recreated: still the same connection.
+    expect(network.connections('a')).toHaveLength(1)
+    network.heal('a', 'b')
+    pair.refs.a.send({ type: 'ui.retry' })
+    await until(network, () => a().hasTag('connected'), 'connected after retry')
+  })
+})
