@@ -125,8 +125,12 @@ export const roomMachine = setup({
         failure: null,
         log: context.log.child({ selfId: event.id }),
       })
+      // A resume that failed (the grace period ran out, or the server
+      // restarted without its storage) can list our own earlier identity,
+      // still away: never connect to ourselves.
+      const formerSelf = event.resumed ? null : context.selfId
       for (const peer of event.peers) {
-        enqueue.raise({ type: 'room.peerListed', peer })
+        if (peer.id !== formerSelf) enqueue.raise({ type: 'room.peerListed', peer })
       }
     }),
     reconcile: enqueueActions(({ context, event, enqueue }) => {

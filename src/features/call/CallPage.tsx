@@ -8,6 +8,7 @@ import { loadName } from '../lobby/displayName'
 import { CallContext } from './callContext'
 import { CallError, LeftScreen } from './CallError'
 import { InCall } from './InCall'
+import { loadResume, saveResume } from './resume'
 
 /** `/r/:room`: the lobby, then the call, for one room. */
 export function CallPage({ room, config }: { room: string; config: AppConfig }) {
@@ -18,6 +19,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
       room,
       name: loadName(),
       token: new URLSearchParams(location.search).get('token') ?? undefined,
+      resume: loadResume(room),
       webrtc: browserWebRTC(),
       log: createLogger({ level: logLevel() }),
     }),
@@ -51,6 +53,15 @@ function CallView() {
     window.addEventListener('pagehide', leave)
     return () => window.removeEventListener('pagehide', leave)
   }, [call])
+  // Remember this tab's identity, so a reload resumes it if the bye sent on
+  // pagehide did not make it out. (Only the Leave button forgets it: pagehide
+  // also ends in `left`, and the reload must still find it.)
+  const selfId = CallContext.useSelector((s) => s.context.selfId)
+  const secret = CallContext.useSelector((s) => s.context.secret)
+  const room = CallContext.useSelector((s) => s.context.room)
+  useEffect(() => {
+    if (selfId && secret) saveResume(room, { id: selfId, secret })
+  }, [selfId, secret, room])
 
   switch (phase) {
     case 'lobby':

@@ -1,6 +1,7 @@
 import { useSelector } from '@xstate/react'
 import { useEffect } from 'react'
 import { CallContext } from './callContext'
+import { saveResume } from './resume'
 
 /** Microphone, camera, screen share, invite link and leave; `m` and `v` as shortcuts. */
 export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: boolean) => void; chatOpen: boolean; onToggleChat: () => void }) {
@@ -77,7 +78,17 @@ export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: 
       <button type="button" aria-pressed={chatOpen} aria-controls="chat-panel" title="Show or hide the chat" onClick={onToggleChat}>
         Chat
       </button>
-      <button type="button" className="danger" data-testid="leave" title="Leave the call" disabled={!canLeave} onClick={() => call.send({ type: 'ui.leave' })}>
+      <button
+        type="button"
+        className="danger"
+        data-testid="leave"
+        title="Leave the call"
+        disabled={!canLeave}
+        onClick={() => {
+          saveResume(room, null)
+          call.send({ type: 'ui.leave' })
+        }}
+      >
         Leave
       </button>
     </nav>
