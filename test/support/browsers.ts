@@ -44,6 +44,14 @@ export const FIREFOX_PREFS: Record<string, string | number | boolean> = {
   // nICEr drops loopback addresses unless told otherwise; needed on loopback-only hosts.
   'media.peerconnection.ice.loopback': true,
   'media.peerconnection.ice.obfuscate_host_addresses': false,
+  // Participants share one Firefox and only one window has focus; Firefox
+  // holds enumerateDevices() in unfocused documents until they get it (the
+  // Media Capture spec's "has focus" step), which never happens here.
+  'media.devices.unfocused.enabled': true,
+  // The picture-in-picture toggle (and its first-run callout) sits on every
+  // playing <video>: it spoils screenshots and can take clicks meant for a tile.
+  'media.videocontrols.picture-in-picture.enabled': false,
+  'media.videocontrols.picture-in-picture.video-toggle.enabled': false,
   // Nothing that downloads: updates, the OpenH264 plugin, add-ons, experiments.
   // (Puppeteer already points remote settings at a dummy host.)
   'app.update.enabled': false,
