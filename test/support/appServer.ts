@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { get as httpGet } from 'node:http'
 import { tmpdir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
 import { freePort } from './roomServer'
@@ -24,6 +24,7 @@ export type AppServer = {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DIST = join(ROOT, 'dist')
+const DEPLOY_CONFIG = join(ROOT, 'partykit.deploy.json')
 const PARTYKIT = join(ROOT, 'node_modules/.bin/partykit')
 const VITE = join(ROOT, 'node_modules/.bin/vite')
 /** What the bundle is made from; a change to any of them makes `dist/` stale. */
@@ -151,18 +152,6 @@ function lockAbandoned(): boolean {
  * to unknown paths (`/r/ROOM`) with index.html; `--serve dist` alone would
  * answer them 404.
  */
-function serveConfig(): Record<string, unknown> {
-  const base = JSON.parse(readFileSync(join(ROOT, 'partykit.json'), 'utf8')) as Record<string, unknown>
-  const absolute = (path: unknown) => (typeof path === 'string' && !isAbsolute(path) ? join(ROOT, path) : path)
-  const parties = base.parties as Record<string, string> | undefined
-  return {
-    ...base,
-    main: absolute(base.main),
-    ...(parties && { parties: Object.fromEntries(Object.entries(parties).map(([name, path]) => [name, absolute(path)])) }),
-    serve: { ...(typeof base.serve === 'object' ? base.serve : {}), path: DIST, singlePageApp: true },
-  }
-}
-
 /**
  * Builds the app if needed (see {@link ensureAppBuilt}), then starts the real
  * `partykit dev` on a free loopback port serving both the room server and
@@ -177,9 +166,9 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
   await ensureAppBuilt()
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'meshcall-app-'))
-  const config = join(dir, 'partykit.json')
-  writeFileSync(config, JSON.stringify(serveConfig(), null, 2))
-  const args = ['dev', '--config', config, '--port', String(port), '--persist', join(dir, 'state'), '--disable-request-cf-fetch', '--no-hotkeys']
+  // The deployment's own config: the same room server, serving dist/ with
+  // the single-page fallback for /r/<room>.
+  const args = ['dev', '--config', DEPLOY_CONFIG, '--port', String(port), '--persist', join(dir, 'state'), '--disable-request-cf-fetch', '--no-hotkeys']
   for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
 
   const child = spawn(PARTYKIT, args, {
