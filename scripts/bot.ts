@@ -1,18 +1,21 @@
 /**
  * Fills a room with headless peers that send a moving test pattern and a tone.
  *
- *   npm run bot -- --host 127.0.0.1:1999 --room demo --peers 3 --seconds 20 [--json] [--token T]
+ *   npm run bot -- --host 127.0.0.1:1999 --room demo --peers 3 --seconds 20 [--json] [--token T] [--dump FILE]
  *
  * Prints a line per peer as its machines move, then a summary (JSON with
  * --json). Exits 0 only if every bot was connected to every other participant.
+ * --dump writes each bot's session in the inspector's format (FILE for one
+ * bot; FILE with -1, -2… before the extension for several), to open at /inspect.
  */
+import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { isValidRoomName } from '../protocol/messages'
-import { isFullyConnected, peerState, report, startBot, stopBot, type Bot } from '../machines/node/bots'
+import { dumpBot, isFullyConnected, peerState, report, startBot, stopBot, type Bot } from '../machines/node/bots'
 
 function usage(message: string): never {
   process.stderr.write(
-    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T]\n`,
+    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE]\n`,
   )
   process.exit(2)
 }
@@ -27,6 +30,7 @@ try {
       seconds: { type: 'string', default: '20' },
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
+      dump: { type: 'string' },
     },
   }))
 } catch (error) {
@@ -65,7 +69,7 @@ function progress(bot: Bot) {
 }
 
 for (let i = 1; i <= count; i++) {
-  const bot = startBot({ host: values.host, room: values.room, count, token: values.token }, i)
+  const bot = startBot({ host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined }, i)
   bots.push(bot)
   // Children change without the room's snapshot changing: poll the summary line.
   bot.call.subscribe(() => progress(bot))
@@ -97,7 +101,15 @@ const finish = async (signal?: string) => {
     bots: reports,
     ...(signal ? { interruptedBy: signal } : {}),
   }
+  const dumps = values.dump ? bots.map((bot) => dumpBot(bot, { room: values.room, host: values.host, peers: count })) : []
   await Promise.all(bots.map(stopBot))
+  const dumpFiles: string[] = []
+  dumps.forEach((dump, i) => {
+    if (!dump || !values.dump) return
+    const file = count === 1 ? values.dump : values.dump.replace(/(\.json)?$/, (ext) => `-${i + 1}${ext || '.json'}`)
+    writeFileSync(file, JSON.stringify(dump))
+    dumpFiles.push(file)
+  })
   if (values.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
   } else {
@@ -110,6 +122,7 @@ const finish = async (signal?: string) => {
     }
     for (const f of failures) out(`failed: ${f?.reason}: ${f?.message}`)
     out(`full mesh: ${fullMeshMs === null ? 'not reached' : `${fullMeshMs} ms`}; ${ok ? 'OK' : 'NOT OK'}`)
+    for (const file of dumpFiles) out(`session dump: ${file} (open it at /inspect)`)
   }
   process.exit(ok ? 0 : 1)
 }

@@ -4,7 +4,10 @@
  */
 import type { SnapshotFrom } from 'xstate'
 import { createLogger, type LogLevel, type LogSink } from '../../lib/log'
+import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
+import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
+import { watchStats } from '../inspect/watchStats'
 import type { peerMachine, PeerTimings } from '../peerMachine'
 import { nodeWebRTC } from './wrtc'
 
@@ -19,9 +22,11 @@ export type BotOptions = {
   logLevel?: LogLevel
   logSink?: LogSink
   media?: { audio: boolean; video: boolean }
+  /** Record each bot's session for the inspector (see {@link dumpBot}). */
+  record?: boolean
 }
 
-export type Bot = { index: number; name: string; call: Call; joinedAt: number }
+export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
 
 export type PeerReport = {
   id: string
@@ -60,7 +65,9 @@ export function startBots(options: BotOptions): Bot[] {
 export function startBot(options: BotOptions, index: number): Bot {
   const name = `${options.name ?? 'Bot'} ${index}`
   const log = createLogger({ level: options.logLevel ?? 'warn', sink: options.logSink }, { bot: name })
+  const recorder = options.record ? createRecorder() : null
   const call = createCall({
+    inspect: recorder?.inspect,
     host: options.host,
     room: options.room,
     name,
@@ -70,7 +77,20 @@ export function startBot(options: BotOptions, index: number): Bot {
     timings: options.timings,
     media: options.media,
   })
-  return { index, name, call, joinedAt: Date.now() }
+  const stopStats = recorder ? watchStats(call, recorder) : () => undefined
+  return { index, name, call, joinedAt: Date.now(), recorder, stopStats }
+}
+
+/** The bot's session in the inspector's dump format, for `/inspect`. */
+export function dumpBot(bot: Bot, config: Record<string, unknown>): SessionDump | null {
+  return (
+    bot.recorder?.dump({
+      userAgent: `node ${process.version} (${process.platform}); @roamhq/wrtc`,
+      app: `meshcall bot (${bot.name})`,
+      protocol: PROTOCOL_VERSION,
+      config,
+    }) ?? null
+  )
 }
 
 /** True when the bot is joined and connected, with an open data channel, to every participant it knows. */
@@ -120,6 +140,7 @@ export async function report(bot: Bot): Promise<BotReport> {
 
 /** Leaves the room and waits until the call has stopped. */
 export async function stopBot(bot: Bot): Promise<void> {
+  bot.stopStats()
   const snapshot = bot.call.getSnapshot()
   if (snapshot.status === 'active' && !snapshot.matches('left')) {
     const done = new Promise<void>((resolve) => {

@@ -1,6 +1,10 @@
 import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseDump } from '../../machines/inspect/recorder'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 
 const run = promisify(execFile)
@@ -46,6 +50,24 @@ describe('npm run bot', () => {
     const summary: Summary = JSON.parse(failure.stdout)
     expect(summary.ok).toBe(false)
     expect(summary.failures.map((f) => f?.reason)).toEqual(['room-full'])
+  }, 60_000)
+
+  it('writes each bot session as an inspector dump with --dump', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshcall-dump-'))
+    try {
+      const file = join(dir, 'session.json')
+      await run(TSX, [SCRIPT, '--host', server.host, '--room', 'bots-dump', '--peers', '2', '--seconds', '3', '--json', '--dump', file])
+      for (const name of ['session-1.json', 'session-2.json']) {
+        const dump = parseDump(JSON.parse(readFileSync(join(dir, name), 'utf8')))
+        expect(dump.actors.map((a) => a.kind).sort()).toEqual(['media', 'peer', 'room'])
+        expect(dump.entries.some((e) => e.kind === 'event' && e.signal?.kind === 'description')).toBe(true)
+        const [peerId] = Object.keys(dump.stats)
+        expect(dump.stats[peerId].some((s) => (s.inBps ?? 0) > 0)).toBe(true)
+        expect(dump.environment.userAgent).toMatch(/^node /)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 60_000)
 
   it('refuses bad arguments with a usage line and exit code 2', async () => {

@@ -43,6 +43,7 @@ export const FIREFOX_PREFS: Record<string, string | number | boolean> = {
   'permissions.default.microphone': 1,
   // nICEr drops loopback addresses unless told otherwise; needed on loopback-only hosts.
   'media.peerconnection.ice.loopback': true,
+  // Candidates carry plain IPs, never mDNS .local names, whatever the permission state.
   'media.peerconnection.ice.obfuscate_host_addresses': false,
   // Participants share one Firefox and only one window has focus; Firefox
   // holds enumerateDevices() in unfocused documents until they get it (the
@@ -113,7 +114,8 @@ export async function launchChromium(): Promise<Browser> {
  *
  * Open participants with `context.newPage({ type: 'window' })`: Firefox tabs
  * other than the selected one are hidden, get no animation frames and have their
- * timers throttled to about one a second.
+ * timers throttled to about one a second. There is no fake screen:
+ * getDisplayMedia() rejects with NotFoundError, so screen sharing is Chromium's.
  */
 export async function launchFirefox(): Promise<FirefoxBrowser> {
   if (!existsSync(FIREFOX_PATH)) {

@@ -1,4 +1,4 @@
-import { createActor, enqueueActions, setup, type ActorRefFrom } from 'xstate'
+import { createActor, enqueueActions, setup, type ActorRefFrom, type InspectionEvent } from 'xstate'
 import { createLogger, type LogRecord } from '../../lib/log'
 import type { LocalTracks } from '../../machines/localTracks'
 import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from '../../machines/peerMachine'
@@ -13,6 +13,8 @@ export type PairOptions = {
   webrtc: { a: WebRTCImpl; b: WebRTCImpl }
   tracks?: { a?: LocalTracks; b?: LocalTracks }
   timings?: Partial<PeerTimings>
+  /** XState's inspection API, passed to the root actor. */
+  inspect?: (event: InspectionEvent) => void
 }
 
 /**
@@ -77,7 +79,7 @@ export function createPeerPair(options: PairOptions) {
       },
     },
   })
-  const root = createActor(parent)
+  const root = createActor(parent, { inspect: options.inspect })
   root.start()
   const refs = {
     get a() {

@@ -7,6 +7,8 @@ import { Lobby } from '../lobby/Lobby'
 import { loadName } from '../lobby/displayName'
 import { CallContext } from './callContext'
 import { CallError, LeftScreen } from './CallError'
+import { watchStats } from '../../../machines/inspect/watchStats'
+import { createInspection, RecorderContext, useRecorder } from '../inspector/inspection'
 import { InCall } from './InCall'
 import { loadResume, saveResume } from './resume'
 
@@ -25,6 +27,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
     }),
     [room, config],
   )
+  const inspection = useMemo(() => createInspection(location.search), [room])
   if (!isValidRoomName(room)) {
     return (
       <main className="page center">
@@ -35,14 +38,20 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
     )
   }
   return (
-    <CallContext.Provider options={{ input }}>
-      <CallView />
-    </CallContext.Provider>
+    <RecorderContext.Provider value={inspection.recorder}>
+      <CallContext.Provider options={{ input, inspect: inspection.inspect }}>
+        <CallView />
+      </CallContext.Provider>
+    </RecorderContext.Provider>
   )
 }
 
 function CallView() {
   const call = CallContext.useActorRef()
+  const recorder = useRecorder()
+  // Stats are polled whether or not the inspector is open, so an export
+  // holds the last five minutes of them.
+  useEffect(() => watchStats(call, recorder), [call, recorder])
   const phase = CallContext.useSelector((s) =>
     s.matches('lobby') ? 'lobby' : s.matches('failed') ? 'failed' : s.matches('left') ? 'left' : 'call',
   )

@@ -1,5 +1,6 @@
 import { useSelector } from '@xstate/react'
-import { useState, type CSSProperties } from 'react'
+import { lazy, Suspense, useEffect, useState, type CSSProperties } from 'react'
+import { useRecorder } from '../inspector/inspection'
 import { ChatPanel } from '../chat/ChatPanel'
 import { Toasts, useToasts } from '../toasts/Toasts'
 import { CallContext } from './callContext'
@@ -7,11 +8,25 @@ import { Controls } from './Controls'
 import { LocalTile, RemoteTile, ScreenTile } from './Tiles'
 
 /** The call: a grid of tiles that fits 1 to maxPeers people, controls, chat and toasts. */
+const InspectorPanel = lazy(() => import('../inspector/InspectorPanel'))
+
 export function InCall() {
   const room = CallContext.useSelector((s) => s.context.room)
   const peers = CallContext.useSelector((s) => s.context.peers)
   const status = CallContext.useSelector((s) => (s.hasTag('reconnecting') ? 'reconnecting' : s.hasTag('connecting') ? 'connecting' : 'connected'))
   const [chatOpen, setChatOpen] = useState(true)
+  const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
+  const recorder = useRecorder()
+  const maxPeers = CallContext.useSelector((s) => s.context.maxPeers)
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target
+      const typing = target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
+      if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.toLowerCase() === 'i') setInspecting((open) => !open)
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
   const { toasts, push } = useToasts()
   const entries = Object.entries(peers)
   const count = entries.length + 1
@@ -21,6 +36,16 @@ export function InCall() {
       <header className="call-header">
         <span className="brand small">meshcall</span>
         <span className="room">{room}</span>
+        <button
+          type="button"
+          data-testid="inspector-toggle"
+          aria-pressed={inspecting}
+          aria-keyshortcuts="i"
+          title="Inspector: every negotiation, live (I)"
+          onClick={() => setInspecting((open) => !open)}
+        >
+          Inspector
+        </button>
         <span className={`status ${status}`} role="status">
           {status === 'connected' ? `${count} in the call` : status === 'connecting' ? 'Joining…' : 'Reconnecting…'}
         </span>
@@ -41,6 +66,11 @@ export function InCall() {
         onCopied={(ok) => push(ok ? 'Invite link copied' : 'Could not copy: the link is this page’s address', ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />
+      {inspecting && (
+        <Suspense fallback={<aside className="inspector">Loading the inspector…</aside>}>
+          <InspectorPanel recorder={recorder} config={{ room, maxPeers }} onClose={() => setInspecting(false)} />
+        </Suspense>
+      )}
     </div>
   )
 }

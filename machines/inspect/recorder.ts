@@ -1,0 +1,354 @@
+/**
+ * The inspector's memory: what XState's inspection API (`createActor(…, {
+ * inspect })`) reports about the room, media and peer actors, kept in a
+ * bounded ring buffer so a session can be exported at any time, and
+ * replayed later from the export alone.
+ */
+import type { InspectionEvent, StateValue } from 'xstate'
+import * as v from 'valibot'
+import type { StatsSample } from './stats'
+
+export type ActorKind = 'room' | 'media' | 'peer'
+
+/** A machine actor the inspector follows. `label` is `room`, `media` or the peer id. */
+export type ActorInfo = { label: string; kind: ActorKind; peerId: string | null }
+
+/** Signaling as the timeline shows it. */
+export type SignalSummary = {
+  direction: 'in' | 'out'
+  peerId: string
+  kind: 'description' | 'candidate' | 'end-of-candidates'
+  sdpType: string | null
+  candidateType: string | null
+  protocol: string | null
+  session: number
+  ack: number | null
+}
+
+export type TimelineEntry =
+  | { seq: number; t: number; actor: string; kind: 'event'; event: string; summary: string; signal: SignalSummary | null }
+  | { seq: number; t: number; actor: string; kind: 'state'; value: StateValue; tags: string[]; context: unknown }
+
+export type Descriptions = Record<string, { local: string | null; remote: string | null }>
+
+export type Environment = {
+  userAgent: string
+  app: string
+  protocol: number
+  config: Record<string, unknown>
+}
+
+export const DUMP_FORMAT = 'meshcall-inspector'
+export const DUMP_VERSION = 1
+
+export type SessionDump = {
+  format: typeof DUMP_FORMAT
+  version: typeof DUMP_VERSION
+  createdAt: number
+  environment: Environment
+  selfId: string | null
+  actors: ActorInfo[]
+  entries: TimelineEntry[]
+  stats: Record<string, StatsSample[]>
+  descriptions: Descriptions
+  /** Each actor's latest state, kept even when the ring buffer has dropped its entries. */
+  latest: Record<string, StateEntry>
+}
+
+export type StateEntry = Extract<TimelineEntry, { kind: 'state' }>
+
+export type RecorderOptions = {
+  /** Events and state changes kept (default 10,000). */
+  maxEntries?: number
+  /** Stats kept per peer, in ms (default 5 minutes). */
+  statsWindowMs?: number
+  /** Leave ICE passwords, TURN credentials and join secrets in the dump (default false). */
+  keepSecrets?: boolean
+}
+
+export type Recorder = {
+  /** Pass as `inspect` to `createActor` / `createCall`. */
+  inspect: (event: InspectionEvent) => void
+  recordStats: (peerId: string, sample: StatsSample) => void
+  entries: () => readonly TimelineEntry[]
+  actors: () => readonly ActorInfo[]
+  stats: () => Readonly<Record<string, readonly StatsSample[]>>
+  descriptions: () => Descriptions
+  latest: () => Readonly<Record<string, StateEntry>>
+  selfId: () => string | null
+  dump: (environment: Environment) => SessionDump
+  /** Called after each change; for React's useSyncExternalStore. */
+  subscribe: (listener: () => void) => () => void
+  /** Grows with every change. */
+  version: () => number
+}
+
+const PEER_PREFIX = 'peer:'
+const MACHINE_KINDS: Record<string, ActorKind> = { room: 'room', media: 'media', peer: 'peer' }
+
+/** Keys whose values are secrets, in any context or event payload. */
+const SECRET_KEYS = new Set(['secret', 'token', 'credential', 'password'])
+/** Context members that are live objects, not state: summarised by their type. */
+const OPAQUE = /^(pc|channel|webrtc|log|media|peers|senders|remoteStream|remoteScreen|localTracks|stream|screenStream)$/
+
+/** Creates a recorder; pass `recorder.inspect` to the call. */
+export function createRecorder(options: RecorderOptions = {}): Recorder {
+  const maxEntries = options.maxEntries ?? 10_000
+  const statsWindowMs = options.statsWindowMs ?? 5 * 60_000
+  const redact = !options.keepSecrets
+  const ring: TimelineEntry[] = []
+  const actorsBySession = new Map<string, ActorInfo>()
+  const lastState = new Map<string, string>()
+  const latest: Record<string, StateEntry> = {}
+  const stats: Record<string, StatsSample[]> = {}
+  const descriptions: Descriptions = {}
+  const listeners = new Set<() => void>()
+  let seq = 0
+  let version = 0
+  let selfId: string | null = null
+  let notifyQueued = false
+
+  const changed = () => {
+    version++
+    // One notification per task, however many events a macrostep had.
+    if (notifyQueued) return
+    notifyQueued = true
+    queueMicrotask(() => {
+      notifyQueued = false
+      for (const listener of listeners) listener()
+    })
+  }
+  const push = (entry: TimelineEntry) => {
+    ring.push(entry)
+    if (ring.length > maxEntries) ring.splice(0, ring.length - maxEntries)
+    changed()
+  }
+
+  const inspect = (event: InspectionEvent) => {
+    if (event.type === '@xstate.actor') {
+      const ref: object = event.actorRef
+      const info = actorInfo('id' in ref && typeof ref.id === 'string' ? ref.id : '', 'logic' in ref ? ref.logic : null)
+      if (info) actorsBySession.set(event.actorRef.sessionId, info)
+      return
+    }
+    const actor = actorsBySession.get(event.actorRef.sessionId)
+    if (event.type === '@xstate.event') {
+      if (!actor || event.event.type.startsWith('xstate.')) return
+      const payload = event.event as { type: string } & Record<string, unknown>
+      push({
+        seq: ++seq,
+        t: Date.now(),
+        actor: actor.label,
+        kind: 'event',
+        event: payload.type,
+        summary: summarise(payload, redact),
+        signal: signalOf(actor, payload),
+      })
+      return
+    }
+    if (event.type !== '@xstate.snapshot' || !actor) return
+    const snapshot = event.snapshot as { value?: StateValue; tags?: Set<string>; context?: Record<string, unknown> }
+    if (snapshot.value === undefined) return
+    const context = sanitize(snapshot.context ?? {}, redact, 0)
+    const tags = [...(snapshot.tags ?? [])].sort()
+    const key = JSON.stringify([snapshot.value, tags, context])
+    if (actor.kind === 'room' && typeof snapshot.context?.selfId === 'string') selfId = snapshot.context.selfId
+    if (actor.kind === 'peer') recordDescriptions(actor.label, snapshot.context?.pc)
+    if (lastState.get(actor.label) === key) return
+    lastState.set(actor.label, key)
+    const entry: StateEntry = { seq: ++seq, t: Date.now(), actor: actor.label, kind: 'state', value: snapshot.value, tags, context }
+    latest[actor.label] = entry
+    push(entry)
+  }
+
+  const recordDescriptions = (peerId: string, pc: unknown) => {
+    if (!isPeerConnection(pc)) return
+    const local = pc.localDescription?.sdp ?? null
+    const remote = pc.remoteDescription?.sdp ?? null
+    const current = descriptions[peerId]
+    if (current?.local === local && current?.remote === remote) return
+    descriptions[peerId] = { local, remote }
+  }
+
+  return {
+    inspect,
+    recordStats(peerId, sample) {
+      const series = (stats[peerId] ??= [])
+      series.push(sample)
+      const oldest = sample.t - statsWindowMs
+      while (series.length > 0 && series[0].t < oldest) series.shift()
+      changed()
+    },
+    entries: () => ring,
+    actors: () => [...new Map([...actorsBySession.values()].map((a) => [a.label, a])).values()],
+    stats: () => stats,
+    descriptions: () => descriptions,
+    latest: () => latest,
+    selfId: () => selfId,
+    dump: (environment) => ({
+      format: DUMP_FORMAT,
+      version: DUMP_VERSION,
+      createdAt: Date.now(),
+      environment: redact ? (sanitize(environment, true, 0) as Environment) : environment,
+      selfId,
+      actors: [...new Map([...actorsBySession.values()].map((a) => [a.label, a])).values()],
+      entries: [...ring],
+      latest: { ...latest },
+      stats: Object.fromEntries(Object.entries(stats).map(([id, series]) => [id, [...series]])),
+      descriptions: Object.fromEntries(
+        Object.entries(descriptions).map(([id, d]) => [
+          id,
+          { local: redact ? redactSdp(d.local) : d.local, remote: redact ? redactSdp(d.remote) : d.remote },
+        ]),
+      ),
+    }),
+    subscribe(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    version: () => version,
+  }
+}
+
+function actorInfo(id: string, logic: unknown): ActorInfo | null {
+  const machineId = typeof logic === 'object' && logic !== null && 'id' in logic && typeof logic.id === 'string' ? logic.id : null
+  const kind = machineId ? MACHINE_KINDS[machineId] : undefined
+  if (!kind) return null
+  if (kind === 'peer') {
+    const peerId = id.startsWith(PEER_PREFIX) ? id.slice(PEER_PREFIX.length) : id
+    return { label: peerId, kind, peerId }
+  }
+  return { label: kind, kind, peerId: null }
+}
+
+/** Direction, SDP type or candidate type and protocol, and session numbers of a signaling event. */
+function signalOf(actor: ActorInfo, event: { type: string } & Record<string, unknown>): SignalSummary | null {
+  if (actor.kind === 'peer' && event.type.startsWith('signal.')) {
+    const kind = event.type === 'signal.description' ? 'description' : event.type === 'signal.candidate' ? 'candidate' : 'end-of-candidates'
+    return summary('in', actor.label, kind, event)
+  }
+  if (actor.kind === 'room' && event.type === 'peer.signal' && typeof event.peerId === 'string' && isRecord(event.data)) {
+    const kind = event.data.kind
+    if (kind === 'description' || kind === 'candidate' || kind === 'end-of-candidates') return summary('out', event.peerId, kind, event.data)
+  }
+  return null
+}
+
+function summary(direction: 'in' | 'out', peerId: string, kind: SignalSummary['kind'], data: Record<string, unknown>): SignalSummary {
+  const description = isRecord(data.description) ? data.description : null
+  const candidate = isRecord(data.candidate) && typeof data.candidate.candidate === 'string' ? data.candidate.candidate : null
+  // candidate:<foundation> <component> <protocol> <priority> <address> <port> typ <type>
+  const fields = candidate?.split(' ') ?? []
+  const typ = fields.indexOf('typ')
+  return {
+    direction,
+    peerId,
+    kind,
+    sdpType: typeof description?.type === 'string' ? description.type : null,
+    candidateType: typ >= 0 ? (fields[typ + 1] ?? null) : null,
+    protocol: fields[2]?.toLowerCase() ?? null,
+    session: typeof data.session === 'number' ? data.session : 0,
+    ack: typeof data.ack === 'number' ? data.ack : null,
+  }
+}
+
+/** A one-line description of an event's payload, without SDP bodies or secrets. */
+function summarise(event: Record<string, unknown>, redact: boolean): string {
+  const { type: _, ...rest } = event
+  const text = JSON.stringify(sanitize(rest, redact, 0), (key, value) => (key === 'sdp' ? '…' : value))
+  return text === '{}' ? '' : text.length > 240 ? `${text.slice(0, 237)}…` : text
+}
+
+/** A JSON-safe copy: live objects become `[Type]`, secrets `[redacted]`, depth and size bounded. */
+export function sanitize(value: unknown, redact: boolean, depth: number): unknown {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return value
+  if (typeof value === 'string') return value.length > 2_000 ? `${value.slice(0, 2_000)}…` : value
+  if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return undefined
+  if (depth > 6) return '[…]'
+  if (Array.isArray(value)) return value.slice(0, 100).map((item) => sanitize(item, redact, depth + 1))
+  if (!isPlainObject(value)) return `[${typeName(value)}]`
+  const out: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    if (redact && SECRET_KEYS.has(key)) out[key] = item == null ? item : '[redacted]'
+    else if (OPAQUE.test(key) && item !== null && typeof item === 'object' && !Array.isArray(item) && !isPlainObject(item)) out[key] = `[${typeName(item)}]`
+    else if (key === 'username' && redact) out[key] = '[redacted]'
+    else out[key] = sanitize(item, redact, depth + 1)
+  }
+  return out
+}
+
+/** Removes the ICE password from an SDP (the ufrag alone is no credential). */
+export function redactSdp(sdp: string | null): string | null {
+  return sdp === null ? null : sdp.replace(/^a=ice-pwd:.*$/gm, 'a=ice-pwd:[redacted]')
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function typeName(value: object): string {
+  return value.constructor?.name || 'Object'
+}
+
+function isPeerConnection(value: unknown): value is RTCPeerConnection {
+  return isRecord(value) && 'localDescription' in value && 'remoteDescription' in value
+}
+
+const Sample = v.object({
+  t: v.number(),
+  outBps: v.nullable(v.number()),
+  inBps: v.nullable(v.number()),
+  rttMs: v.nullable(v.number()),
+  lossPct: v.nullable(v.number()),
+  jitterMs: v.nullable(v.number()),
+  fps: v.nullable(v.number()),
+  pair: v.nullable(v.looseObject({ localType: v.string(), remoteType: v.string(), protocol: v.string() })),
+})
+const Signal = v.object({
+  direction: v.picklist(['in', 'out']),
+  peerId: v.string(),
+  kind: v.picklist(['description', 'candidate', 'end-of-candidates']),
+  sdpType: v.nullable(v.string()),
+  candidateType: v.nullable(v.string()),
+  protocol: v.nullable(v.string()),
+  session: v.number(),
+  ack: v.nullable(v.number()),
+})
+const StateValueSchema: v.GenericSchema<StateValue> = v.union([v.string(), v.record(v.string(), v.lazy(() => StateValueSchema))])
+const Dump = v.object({
+  format: v.literal(DUMP_FORMAT),
+  version: v.literal(DUMP_VERSION),
+  createdAt: v.number(),
+  environment: v.object({ userAgent: v.string(), app: v.string(), protocol: v.number(), config: v.record(v.string(), v.unknown()) }),
+  selfId: v.nullable(v.string()),
+  actors: v.array(v.object({ label: v.string(), kind: v.picklist(['room', 'media', 'peer']), peerId: v.nullable(v.string()) })),
+  entries: v.array(
+    v.variant('kind', [
+      v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('event'), event: v.string(), summary: v.string(), signal: v.nullable(Signal) }),
+      v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('state'), value: StateValueSchema, tags: v.array(v.string()), context: v.unknown() }),
+    ]),
+  ),
+  stats: v.record(v.string(), v.array(Sample)),
+  descriptions: v.record(v.string(), v.object({ local: v.nullable(v.string()), remote: v.nullable(v.string()) })),
+  latest: v.record(
+    v.string(),
+    v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('state'), value: StateValueSchema, tags: v.array(v.string()), context: v.unknown() }),
+  ),
+})
+
+/**
+ * Reads a session dump (a parsed JSON value).
+ * @throws Error saying what is wrong with it, for the person who dropped the file.
+ */
+export function parseDump(json: unknown): SessionDump {
+  const result = v.safeParse(Dump, json)
+  if (result.success) return result.output as SessionDump
+  const issue = result.issues[0]
+  const path = v.getDotPath(issue)
+  throw new Error(`not a meshcall inspector dump: ${path ? `${path}: ` : ''}${issue.message}`)
+}

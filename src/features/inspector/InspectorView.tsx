@@ -1,0 +1,274 @@
+import { useMemo, useState } from 'react'
+import type { AnyStateMachine, StateValue } from 'xstate'
+import { activeStateIds } from '../../../machines/inspect/graph'
+import type { ActorInfo, ActorKind, Descriptions, StateEntry, TimelineEntry } from '../../../machines/inspect/recorder'
+import type { StatsSample } from '../../../machines/inspect/stats'
+import { mediaMachine } from '../../../machines/mediaMachine'
+import { peerMachine } from '../../../machines/peerMachine'
+import { roomMachine } from '../../../machines/roomMachine'
+import { Statechart } from './Statechart'
+import { StatsCharts } from './StatsCharts'
+import './inspector.css'
+
+/** What the view shows: a live recorder's contents, or an imported dump. */
+export type InspectorData = {
+  actors: readonly ActorInfo[]
+  entries: readonly TimelineEntry[]
+  latest: Readonly<Record<string, StateEntry>>
+  stats: Readonly<Record<string, readonly StatsSample[]>>
+  descriptions: Descriptions
+  selfId: string | null
+}
+
+const MACHINES: Record<ActorKind, AnyStateMachine> = { room: roomMachine, media: mediaMachine, peer: peerMachine }
+const SHOWN = 400
+type Kind = 'all' | 'events' | 'states' | 'signaling'
+
+/**
+ * The inspector's views: the mesh, each actor's statechart, the timeline,
+ * WebRTC stats and descriptions, at the live moment or at a chosen entry.
+ */
+export function InspectorView({ data, at, onSelect }: { data: InspectorData; at: number | null; onSelect: (seq: number | null) => void }) {
+  const [peer, setPeer] = useState('all')
+  const [kind, setKind] = useState<Kind>('all')
+  const moment = at === null ? null : (data.entries.find((e) => e.seq === at) ?? null)
+  const states = useMemo(() => statesAt(data, at), [data, at])
+  const transitions = useMemo(() => lastTransitions(data, at), [data, at])
+  const filtered = useMemo(
+    () =>
+      data.entries
+        .filter((e) => peer === 'all' || e.actor === peer || (e.kind === 'event' && e.signal?.peerId === peer))
+        .filter((e) =>
+          kind === 'all' ? true : kind === 'events' ? e.kind === 'event' : kind === 'states' ? e.kind === 'state' : e.kind === 'event' && e.signal !== null,
+        )
+        .slice(-SHOWN),
+    [data.entries, peer, kind],
+  )
+  const peers = data.actors.filter((a) => a.kind === 'peer')
+  const start = data.entries[0]?.t ?? 0
+  const selectedState = moment ? (moment.kind === 'state' ? moment : states[moment.actor]) : null
+
+  return (
+    <div className="inspector-view">
+      <section aria-label="Mesh overview" className="mesh">
+        <h3>Mesh</h3>
+        <MeshOverview data={data} states={states} />
+      </section>
+      <section aria-label="Statecharts" className="charts">
+        <h3>Statecharts {moment ? `at #${moment.seq}` : '(live)'}</h3>
+        {data.actors.map((actor) => {
+          const state = states[actor.label]
+          if (!state) return null
+          return (
+            <Statechart
+              key={actor.label}
+              machine={MACHINES[actor.kind]}
+              actorId={actor.label}
+              value={state.value}
+              lastTransition={transitions[actor.label] ?? null}
+              title={actor.kind === 'peer' ? `peer ${actor.label}` : actor.kind}
+            />
+          )
+        })}
+      </section>
+      <section aria-label="Timeline" className="timeline">
+        <h3>Timeline</h3>
+        <div className="filters">
+          <label>
+            Peer{' '}
+            <select value={peer} onChange={(e) => setPeer(e.target.value)}>
+              <option value="all">all</option>
+              <option value="room">room</option>
+              <option value="media">media</option>
+              {peers.map((p) => (
+                <option key={p.label} value={p.label}>
+                  {p.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Kind{' '}
+            <select value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+              <option value="all">all</option>
+              <option value="events">events</option>
+              <option value="states">state changes</option>
+              <option value="signaling">signaling</option>
+            </select>
+          </label>
+          {at !== null && (
+            <button type="button" onClick={() => onSelect(null)}>
+              Back to the latest
+            </button>
+          )}
+        </div>
+        <ol>
+          {filtered.map((entry) => (
+            <li key={entry.seq}>
+              <button
+                type="button"
+                data-testid="timeline-entry"
+                aria-pressed={entry.seq === at}
+                className={`entry ${entry.kind}`}
+                onClick={() => onSelect(entry.seq)}
+              >
+                <time>{((entry.t - start) / 1000).toFixed(3)}s</time>
+                <span className="actor">{entry.actor}</span>
+                <span className="text">{describe(entry)}</span>
+              </button>
+            </li>
+          ))}
+        </ol>
+        {selectedState && (
+          <details open className="snapshot">
+            <summary>
+              {selectedState.actor} at #{moment?.seq}: {JSON.stringify(selectedState.value)}
+            </summary>
+            <pre>{JSON.stringify({ tags: selectedState.tags, context: selectedState.context }, null, 2)}</pre>
+          </details>
+        )}
+      </section>
+      <section aria-label="WebRTC statistics" className="stats">
+        <h3>WebRTC stats</h3>
+        {peers.map((p) => (
+          <div key={p.label} className="peer-stats">
+            <h4>{p.label}</h4>
+            <StatsCharts peerId={p.label} samples={samplesUntil(data.stats[p.label] ?? [], moment?.t ?? null)} />
+          </div>
+        ))}
+      </section>
+      <section aria-label="Session descriptions" className="sdp">
+        <h3>Descriptions</h3>
+        {peers.map((p) => (
+          <details key={p.label}>
+            <summary>{p.label}</summary>
+            <h4>Local</h4>
+            <pre>{data.descriptions[p.label]?.local ?? '(none)'}</pre>
+            <h4>Remote</h4>
+            <pre>{data.descriptions[p.label]?.remote ?? '(none)'}</pre>
+          </details>
+        ))}
+      </section>
+    </div>
+  )
+}
+
+/** Each actor's state at entry `at` (the latest when null). */
+function statesAt(data: InspectorData, at: number | null): Record<string, StateEntry> {
+  if (at === null) return { ...data.latest }
+  const result: Record<string, StateEntry> = {}
+  for (const entry of data.entries) {
+    if (entry.seq > at) break
+    if (entry.kind === 'state') result[entry.actor] = entry
+  }
+  // Actors with no state before `at` in the buffer show their first known one.
+  for (const entry of data.entries) {
+    if (entry.kind === 'state' && !(entry.actor in result)) result[entry.actor] = entry
+  }
+  for (const [actor, entry] of Object.entries(data.latest)) result[actor] ??= entry
+  return result
+}
+
+/** For each actor, the transition into its state at `at`: which nodes it left and entered. */
+function lastTransitions(data: InspectorData, at: number | null) {
+  const previous: Record<string, StateEntry> = {}
+  const current: Record<string, StateEntry> = {}
+  const events: Record<string, string> = {}
+  for (const entry of data.entries) {
+    if (at !== null && entry.seq > at) break
+    if (entry.kind === 'event') events[entry.actor] = entry.event
+    else {
+      if (current[entry.actor]) previous[entry.actor] = current[entry.actor]
+      current[entry.actor] = entry
+    }
+  }
+  const result: Record<string, { sourceIds: string[]; targetIds: string[]; event: string }> = {}
+  for (const actor of data.actors) {
+    const before = previous[actor.label]
+    const after = current[actor.label]
+    if (!before || !after) continue
+    const machine = MACHINES[actor.kind]
+    const was = new Set(activeStateIds(machine, before.value))
+    const now = new Set(activeStateIds(machine, after.value))
+    result[actor.label] = {
+      sourceIds: [...was].filter((id) => !now.has(id)),
+      targetIds: [...now].filter((id) => !was.has(id)),
+      event: events[actor.label] ?? '',
+    }
+  }
+  return result
+}
+
+function samplesUntil(samples: readonly StatsSample[], t: number | null): StatsSample[] {
+  return t === null ? [...samples] : samples.filter((s) => s.t <= t)
+}
+
+function describe(entry: TimelineEntry): string {
+  if (entry.kind === 'state') return `→ ${stateText(entry.value)}${entry.tags.length ? ` [${entry.tags.join(', ')}]` : ''}`
+  const s = entry.signal
+  if (s) {
+    const arrow = s.direction === 'in' ? `⇐ from ${s.peerId}` : `⇒ to ${s.peerId}`
+    const what = s.kind === 'description' ? (s.sdpType ?? 'description') : s.kind === 'candidate' ? `candidate ${s.candidateType ?? '?'}/${s.protocol ?? '?'}` : 'end of candidates'
+    return `${arrow} ${what} · session ${s.session}${s.ack !== null ? ` ack ${s.ack}` : ''}`
+  }
+  return `${entry.event}${entry.summary ? ` ${entry.summary}` : ''}`
+}
+
+function stateText(value: StateValue): string {
+  if (typeof value === 'string') return value
+  return Object.entries(value)
+    .map(([key, child]) => (typeof child === 'string' ? `${key}.${child}` : child ? `${key}.{${stateText(child)}}` : key))
+    .join(', ')
+}
+
+/** One node per participant; edges from this participant coloured by each pair's state. */
+function MeshOverview({ data, states }: { data: InspectorData; states: Record<string, StateEntry> }) {
+  const peers = data.actors.filter((a) => a.kind === 'peer')
+  const names = rosterNames(states.room?.context)
+  const size = 220
+  const radius = 80
+  const center = size / 2
+  const nodes = [
+    { id: data.selfId ?? 'you', label: `${names[data.selfId ?? ''] ?? 'you'} (self)`, x: center, y: center },
+    ...peers.map((p, i) => {
+      const angle = (2 * Math.PI * i) / Math.max(1, peers.length) - Math.PI / 2
+      return { id: p.label, label: names[p.label] ?? p.label, x: center + radius * Math.cos(angle), y: center + radius * Math.sin(angle) }
+    }),
+  ]
+  return (
+    <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label={`Mesh of ${nodes.length} participants`} className="mesh-svg">
+      {nodes.slice(1).map((node) => {
+        const tags = states[node.id]?.tags ?? []
+        const tag = ['failed', 'reconnecting', 'connecting', 'connected'].find((t) => tags.includes(t)) ?? 'unknown'
+        return (
+          <line key={node.id} x1={center} y1={center} x2={node.x} y2={node.y} className={`pair ${tag}`} data-pair={node.id} data-state={tag}>
+            <title>{`${node.label}: ${tag}`}</title>
+          </line>
+        )
+      })}
+      {nodes.map((node) => (
+        <g key={node.id} transform={`translate(${node.x},${node.y})`}>
+          <circle r={14} className="participant" />
+          <text y={28} textAnchor="middle">
+            {node.label.slice(0, 14)}
+          </text>
+        </g>
+      ))}
+    </svg>
+  )
+}
+
+function rosterNames(context: unknown): Record<string, string> {
+  const names: Record<string, string> = {}
+  if (typeof context !== 'object' || context === null) return names
+  const { roster, selfId, presence } = context as { roster?: unknown; selfId?: unknown; presence?: unknown }
+  if (typeof roster === 'object' && roster !== null) {
+    for (const [id, p] of Object.entries(roster)) {
+      if (typeof p === 'object' && p !== null && 'name' in p && typeof p.name === 'string') names[id] = p.name
+    }
+  }
+  if (typeof selfId === 'string' && typeof presence === 'object' && presence !== null && 'name' in presence && typeof presence.name === 'string') {
+    names[selfId] = presence.name
+  }
+  return names
+}

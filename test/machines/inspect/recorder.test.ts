@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { createRecorder, parseDump, redactSdp, sanitize, type Environment, type TimelineEntry } from '../../../machines/inspect/recorder'
+import type { LocalTracks } from '../../../machines/localTracks'
+import { createPeerPair } from '../../support/peerPair'
+import { createSimulatedNetwork } from '../../support/simulatedWebRTC'
+import { waitUntil } from '../../support/wait'
+
+const ENV: Environment = { userAgent: 'test', app: 'meshcall test', protocol: 1, config: { room: 'r', token: 'join-token' } }
+
+/** A pair negotiated on the simulated network, recorded through XState's inspection API. */
+async function recordedPair(maxEntries?: number) {
+  const recorder = createRecorder({ maxEntries })
+  const network = createSimulatedNetwork()
+  const webrtc = { a: network.webrtc('a'), b: network.webrtc('b') }
+  const tracks = async (w: typeof webrtc.a): Promise<LocalTracks> => {
+    const stream = await w.getUserMedia({ audio: true, video: true })
+    return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
+  }
+  const pair = createPeerPair({ webrtc, tracks: { a: await tracks(webrtc.a), b: await tracks(webrtc.b) }, inspect: recorder.inspect })
+  pair.setAuto('a', true)
+  pair.setAuto('b', true)
+  await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), { what: 'connected' })
+  return { recorder, pair }
+}
+
+describe('the inspector recorder', () => {
+  it('records events, state changes and signaling of every peer actor through the inspection API', async () => {
+    const { recorder, pair } = await recordedPair()
+    const entries = recorder.entries()
+    expect(recorder.actors().map((a) => a.label).sort()).toEqual(['a', 'b'])
+    expect(entries.some((e) => e.kind === 'state' && e.actor === 'a' && e.tags.includes('connected'))).toBe(true)
+    const signals = entries.flatMap((e) => (e.kind === 'event' && e.signal ? [e.signal] : []))
+    // Incoming signaling to each peer actor, with SDP types, candidate types and protocols, and sessions.
+    expect(signals.some((s) => s.direction === 'in' && s.kind === 'description' && s.sdpType === 'offer')).toBe(true)
+    expect(signals.some((s) => s.direction === 'in' && s.kind === 'description' && s.sdpType === 'answer')).toBe(true)
+    const candidate = signals.find((s) => s.kind === 'candidate')
+    expect(candidate).toMatchObject({ candidateType: 'host', protocol: 'udp' })
+    expect(candidate?.session).toBeGreaterThan(0)
+    // Live objects are summarised, not serialised.
+    const state = recorder.latest().a
+    expect(state.context).toMatchObject({ pc: expect.stringMatching(/^\[\w*PeerConnection\]$/), peerId: 'peer-b', polite: true })
+    expect(recorder.descriptions().a.local).toContain('a=ice-ufrag:')
+    pair.stop()
+  })
+
+  it('exports a dump that imports back to the same timeline', async () => {
+    const { recorder, pair } = await recordedPair()
+    recorder.recordStats('a', { t: Date.now(), outBps: 1000, inBps: 2000, rttMs: 1, lossPct: 0, jitterMs: 2, fps: 15, pair: { localType: 'host', remoteType: 'host', protocol: 'udp' } })
+    const dump = recorder.dump(ENV)
+    const imported = parseDump(JSON.parse(JSON.stringify(dump)))
+    const timeline = (entries: readonly TimelineEntry[]) => entries.map((e) => [e.seq, e.t, e.actor, e.kind, e.kind === 'event' ? e.event : e.value])
+    expect(timeline(imported.entries)).toEqual(timeline(recorder.entries()))
+    expect(imported.entries).toEqual(dump.entries)
+    expect(imported.latest).toEqual(dump.latest)
+    expect(imported.stats.a).toHaveLength(1)
+    expect(imported.actors).toEqual(dump.actors)
+    pair.stop()
+  })
+
+  it('redacts ICE passwords, TURN credentials and join secrets by default', async () => {
+    const { recorder, pair } = await recordedPair()
+    const text = JSON.stringify(recorder.dump(ENV))
+    expect(text).not.toMatch(/a=ice-pwd:(?!\[redacted\])/)
+    expect(text).not.toContain('join-token')
+    expect(sanitize({ secret: 's3cret', iceServers: [{ urls: 'turn:x', username: '123:p', credential: 'pw' }] }, true, 0)).toEqual({
+      secret: '[redacted]',
+      iceServers: [{ urls: 'turn:x', username: '[redacted]', credential: '[redacted]' }],
+    })
+    expect(redactSdp('v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:topsecret\r\n')).toBe('v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:[redacted]\r\n')
+    const kept = createRecorder({ keepSecrets: true })
+    expect(kept.dump(ENV).environment.config.token).toBe('join-token')
+    pair.stop()
+  })
+
+  it('keeps a bounded ring buffer', async () => {
+    const { recorder, pair } = await recordedPair(40)
+    expect(recorder.entries()).toHaveLength(40)
+    expect(recorder.entries()[0].seq).toBeGreaterThan(1)
+    // The latest state of each actor survives eviction.
+    expect(recorder.latest().a.tags).toContain('connected')
+    pair.stop()
+  })
+
+  it('refuses a file that is not a dump, saying why', () => {
+    expect(() => parseDump({ format: 'something-else' })).toThrow(/not a meshcall inspector dump: format/)
+    expect(() => parseDump(null)).toThrow(/not a meshcall inspector dump/)
+  })
+})
