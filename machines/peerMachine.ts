@@ -231,6 +231,12 @@ function sendOnChannel(context: PeerContext, message: ChannelMessage): boolean {
   }
 }
 
+/** Input of the setRemoteDescription actor: the description the transition accepted. */
+function remoteDescriptionInput({ context, event }: { context: PeerContext; event: PeerEvent }) {
+  assertEvent(event, 'remote.description')
+  return { pc: context.pc, description: event.description }
+}
+
 const MAX_ERRORS = 20
 const NEGOTIATION = '#peer.active.negotiation'
 
@@ -689,10 +695,7 @@ export const peerMachine = setup({
             settingRemoteOffer: {
               invoke: {
                 src: 'setRemoteDescription',
-                input: ({ context, event }) => {
-                  assertEvent(event, 'remote.description')
-                  return { pc: context.pc, description: event.description }
-                },
+                input: remoteDescriptionInput,
                 onDone: { target: 'answering', actions: 'flushCandidates' },
                 onError: { target: 'stable', actions: { type: 'recordError', params: 'setRemoteDescription(offer)' } },
               },
@@ -708,10 +711,7 @@ export const peerMachine = setup({
             settingRemoteAnswer: {
               invoke: {
                 src: 'setRemoteDescription',
-                input: ({ context, event }) => {
-                  assertEvent(event, 'remote.description')
-                  return { pc: context.pc, description: event.description }
-                },
+                input: remoteDescriptionInput,
                 onDone: { target: 'stable', actions: 'flushCandidates' },
                 onError: { target: 'stable', actions: { type: 'recordError', params: 'setRemoteDescription(answer)' } },
               },

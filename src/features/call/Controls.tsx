@@ -1,5 +1,5 @@
 import { useSelector } from '@xstate/react'
-import { useEffect } from 'react'
+import { useShortcuts } from '../../shared/useShortcuts'
 import { CallContext } from './callContext'
 import { saveResume } from './resume'
 
@@ -17,16 +17,10 @@ export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: 
   const canStopScreen = useSelector(media, (s) => s.can({ type: 'ui.stopScreen' }))
   const canLeave = CallContext.useSelector((s) => s.can({ type: 'ui.leave' }))
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return
-      const key = event.key.toLowerCase()
-      if (key === 'm') media.send({ type: 'ui.toggleMic' })
-      else if (key === 'v') media.send({ type: 'ui.toggleCamera' })
-    }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [media])
+  useShortcuts({
+    m: () => media.send({ type: 'ui.toggleMic' }),
+    v: () => media.send({ type: 'ui.toggleCamera' }),
+  })
 
   const copy = () => {
     const link = `${location.origin}/r/${room}`
@@ -93,8 +87,4 @@ export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: 
       </button>
     </nav>
   )
-}
-
-function isTyping(target: EventTarget | null): boolean {
-  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
 }

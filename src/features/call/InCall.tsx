@@ -1,5 +1,6 @@
 import { useSelector } from '@xstate/react'
-import { lazy, Suspense, useEffect, useState, type CSSProperties } from 'react'
+import { lazy, Suspense, useState, type CSSProperties } from 'react'
+import { useShortcuts } from '../../shared/useShortcuts'
 import { useRecorder } from '../inspector/inspection'
 import { ChatPanel } from '../chat/ChatPanel'
 import { Toasts, useToasts } from '../toasts/Toasts'
@@ -18,15 +19,7 @@ export function InCall() {
   const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
   const recorder = useRecorder()
   const maxPeers = CallContext.useSelector((s) => s.context.maxPeers)
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const target = event.target
-      const typing = target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
-      if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.toLowerCase() === 'i') setInspecting((open) => !open)
-    }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [])
+  useShortcuts({ i: () => setInspecting((open) => !open) })
   const { toasts, push } = useToasts()
   const entries = Object.entries(peers)
   const count = entries.length + 1
