@@ -1,6 +1,7 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { App } from './app/App'
+import { ErrorBoundary } from './app/ErrorBoundary'
 import { readConfig } from './config'
 import './styles.css'
 
@@ -9,7 +10,9 @@ try {
   const config = readConfig()
   root.render(
     <StrictMode>
-      <App config={config} />
+      <ErrorBoundary>
+        <App config={config} />
+      </ErrorBoundary>
     </StrictMode>,
   )
 } catch (error) {

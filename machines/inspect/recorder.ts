@@ -107,6 +107,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   let version = 0
   let selfId: string | null = null
   let notifyQueued = false
+  let failures = 0
 
   const changed = () => {
     version++
@@ -124,7 +125,18 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     changed()
   }
 
+  // An observer must never break what it observes: an exception thrown here
+  // would surface inside the actor that emitted the event.
   const inspect = (event: InspectionEvent) => {
+    try {
+      record(event)
+    } catch (error) {
+      failures++
+      if (failures === 1) console.warn('[meshcall inspector] an inspection event could not be recorded', error)
+    }
+  }
+
+  const record = (event: InspectionEvent) => {
     if (event.type === '@xstate.actor') {
       const ref: object = event.actorRef
       const info = actorInfo('id' in ref && typeof ref.id === 'string' ? ref.id : '', 'logic' in ref ? ref.logic : null)
@@ -162,7 +174,8 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   }
 
   const recordDescriptions = (peerId: string, pc: unknown) => {
-    if (!isPeerConnection(pc)) return
+    // Firefox throws InvalidStateError on reading a closed connection's descriptions.
+    if (!isPeerConnection(pc) || pc.signalingState === 'closed') return
     const local = pc.localDescription?.sdp ?? null
     const remote = pc.remoteDescription?.sdp ?? null
     const current = descriptions[peerId]
@@ -296,7 +309,7 @@ function typeName(value: object): string {
 }
 
 function isPeerConnection(value: unknown): value is RTCPeerConnection {
-  return isRecord(value) && 'localDescription' in value && 'remoteDescription' in value
+  return isRecord(value) && 'signalingState' in value && 'localDescription' in value
 }
 
 const Sample = v.object({

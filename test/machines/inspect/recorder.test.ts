@@ -81,6 +81,25 @@ describe('the inspector recorder', () => {
     pair.stop()
   })
 
+  it('never throws into the actor it observes, even when a connection refuses to be read', async () => {
+    const { recorder, pair } = await recordedPair()
+    // Firefox throws InvalidStateError on reading a closed connection's descriptions.
+    const hostile = {
+      signalingState: 'stable',
+      get localDescription(): never {
+        throw new Error('InvalidStateError: Peer connection is closed')
+      },
+      get remoteDescription(): never {
+        throw new Error('InvalidStateError: Peer connection is closed')
+      },
+    }
+    const actorRef = pair.refs.a
+    const snapshot = { ...actorRef.getSnapshot(), context: { ...actorRef.getSnapshot().context, pc: hostile } }
+    expect(() => recorder.inspect({ type: '@xstate.snapshot', actorRef, rootId: 'x', snapshot, event: { type: 'x' } } as never)).not.toThrow()
+    // Stopping peers (whose connections close) records cleanly too.
+    expect(() => pair.stop()).not.toThrow()
+  })
+
   it('refuses a file that is not a dump, saying why', () => {
     expect(() => parseDump({ format: 'something-else' })).toThrow(/not a meshcall inspector dump: format/)
     expect(() => parseDump(null)).toThrow(/not a meshcall inspector dump/)

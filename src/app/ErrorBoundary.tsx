@@ -1,0 +1,28 @@
+import { Component, type ReactNode } from 'react'
+
+/** Shows what went wrong instead of a blank page, with a way back. */
+export class ErrorBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  override state: { error: Error | null } = { error: null }
+
+  static getDerivedStateFromError(error: Error) {
+    return { error }
+  }
+
+  override render() {
+    if (!this.state.error) return this.props.children
+    return (
+      <main className="page center" role="alert" data-testid="app-error">
+        <h1>Something went wrong</h1>
+        <p className="hint">{this.state.error.message}</p>
+        <div className="row">
+          <button type="button" className="primary" onClick={() => location.reload()}>
+            Reload
+          </button>
+          <a className="button" href="/">
+            Home
+          </a>
+        </div>
+      </main>
+    )
+  }
+}
