@@ -379,7 +379,11 @@ export const peerMachine = setup({
     }),
     acceptSignal: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
-      if (context.remoteSession === null) enqueue.assign({ remoteSession: event.session })
+      // A newer remote connection that acknowledges ours (it was made in
+      // answer to ours) is adopted, so our messages ack it from now on.
+      if (context.remoteSession === null || event.session > context.remoteSession) {
+        enqueue.assign({ remoteSession: event.session })
+      }
       if (event.type === 'signal.description') {
         enqueue.raise({ type: 'remote.description', description: event.description, screen: event.screen, offer: event.offer })
       } else if (event.type === 'signal.candidate') {
