@@ -1,4 +1,5 @@
 import { Component, type ReactNode } from 'react'
+import { ReloadOrHome } from '../shared/ReloadOrHome'
 
 /** Shows what went wrong instead of a blank page, with a way back. */
 export class ErrorBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
@@ -14,14 +15,7 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, { error: E
       <main className="page center" role="alert" data-testid="app-error">
         <h1>Something went wrong</h1>
         <p className="hint">{this.state.error.message}</p>
-        <div className="row">
-          <button type="button" className="primary" onClick={() => location.reload()}>
-            Reload
-          </button>
-          <a className="button" href="/">
-            Home
-          </a>
-        </div>
+        <ReloadOrHome />
       </main>
     )
   }

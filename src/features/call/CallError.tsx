@@ -1,3 +1,4 @@
+import { ReloadOrHome } from '../../shared/ReloadOrHome'
 import { CallContext } from './callContext'
 
 const ADVICE = {
@@ -50,14 +51,7 @@ export function LeftScreen() {
   return (
     <main className="page center">
       <h1>You left the call</h1>
-      <div className="row">
-        <button type="button" className="primary" onClick={() => location.reload()}>
-          Rejoin
-        </button>
-        <a className="button" href="/">
-          Home
-        </a>
-      </div>
+      <ReloadOrHome reloadLabel="Rejoin" />
     </main>
   )
 }
