@@ -78,16 +78,13 @@ export const setRemoteDescription = fromPromise<void, { pc: RTCPeerConnection; d
   },
 )
 
-/** Rolls back an offer that got no answer, so negotiation can start over. */
-export const rollback = fromPromise<void, { pc: RTCPeerConnection }>(async ({ input: { pc } }) => {
-  await pc.setLocalDescription({ type: 'rollback' })
-})
-
 /** Work on the connection whose result only matters if it fails. */
 export type ConnectionTask =
   | { type: 'task.addCandidate'; candidate: RTCIceCandidateInit | null; ignoringOffer: boolean }
   | { type: 'task.replaceTrack'; sender: RTCRtpSender; track: MediaStreamTrack | null }
   | { type: 'task.encode'; sender: RTCRtpSender; encoding: VideoEncoding }
+  /** Rolls back a remote offer that could not be answered. */
+  | { type: 'task.rollback' }
 
 export type TaskResult =
   | { type: 'task.failed'; task: ConnectionTask['type']; name: string; message: string }
@@ -118,6 +115,12 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: RTCPeerConnect
           return
         case 'task.replaceTrack':
           task.sender.replaceTrack(task.track).catch((error: unknown) => {
+            sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+          })
+          return
+        case 'task.rollback':
+          if (pc.signalingState !== 'have-remote-offer') return
+          pc.setLocalDescription({ type: 'rollback' }).catch((error: unknown) => {
             sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
           })
           return

@@ -1,4 +1,4 @@
-import { and, assertEvent, assign, enqueueActions, not, or, raise, sendParent, sendTo, setup, stateIn } from 'xstate'
+import { and, assertEvent, assign, enqueueActions, not, or, raise, sendTo, setup, stateIn } from 'xstate'
 import type { Logger } from '../lib/log'
 import { CHANNEL_ID, CHANNEL_LABEL, parseChannelMessage, type ChannelMessage } from '../protocol/channel'
 import type { SignalData } from '../protocol/messages'
@@ -7,7 +7,6 @@ import { NO_TRACKS, type LocalTracks } from './localTracks'
 import {
   connectionEvents,
   connectionTasks,
-  rollback,
   setLocalDescription,
   setRemoteDescription,
   type ConnectionEvent,
@@ -26,7 +25,7 @@ export type PeerTimings = {
   maxRestarts: number
   /** Wait after the n-th restart is `restartBackoffMs * 2^(n-1)`, capped at 30 s (default 2 s). */
   restartBackoffMs: number
-  /** How long an offer may wait for its answer before it is rolled back and made again (default 10 s). */
+  /** How long an offer may wait for its answer before it is sent again (default 10 s). */
   answerTimeoutMs: number
   /** How long a peer that did not start the pair waits for the first offer before making its own (default 1.5 s). */
   firstOfferWaitMs: number
@@ -68,8 +67,10 @@ type SignalEvent =
 
 /** Signaling that passed the session checks, for the negotiation to act on. */
 type AcceptedEvent =
-  | { type: 'remote.description'; description: RTCSessionDescriptionInit; screen?: string; offer?: number }
+  | { type: 'remote.description'; description: RTCSessionDescriptionInit; screenMid?: string; offer?: number }
   | { type: 'remote.candidate'; candidate: RTCIceCandidateInit | null }
+  /** The remote's connection changed to a newer one, which ours adopted. */
+  | { type: 'remote.adopted' }
 
 export type PeerEvent =
   | SignalEvent
@@ -116,6 +117,18 @@ export type PeerContext = {
   answering: number | undefined
   /** Highest remote offer number accepted on this connection. */
   remoteOfferSeq: number
+  /**
+   * Whether this connection has taken a remote description (applied, or
+   * being applied). Until it has, it can adopt a newer remote connection
+   * rather than start over.
+   */
+  tookDescription: boolean
+  /** The answer this connection last sent, to send again if its offer comes again (its answer was lost). */
+  lastAnswer: { offer: number; sdp: string } | null
+  /** Number of the last signaling message this connection sent. */
+  sentSeq: number
+  /** Highest message number taken from the remote's current connection: anything not newer is stale. */
+  remoteSeq: number
   /** Offers this side ignored as the impolite peer (model tests check who ignores). */
   ignoredOffers: number
   pendingCandidates: (RTCIceCandidateInit | null)[]
@@ -123,7 +136,8 @@ export type PeerContext = {
   senders: Senders
   remoteStream: MediaStream
   remoteScreen: MediaStream
-  remoteScreenId: string | null
+  /** The mid of the remote's screen-share transceiver, as its last description said. */
+  remoteScreenMid: string | null
   trackStreams: Record<string, string | null>
   remoteTracks: RemoteTracks
   connectionState: RTCPeerConnectionState
@@ -142,7 +156,14 @@ export type PeerContext = {
   channelRtt: number | null
   errors: PeerError[]
   /** Signaling dropped as stale, by reason (for the inspector and tests). */
-  dropped: { staleSession: number; staleAck: number; staleOffer: number; staleAnswer: number; oldCandidate: number }
+  dropped: {
+    staleSession: number
+    staleAck: number
+    staleSeq: number
+    staleOffer: number
+    staleAnswer: number
+    oldCandidate: number
+  }
 }
 
 /** The event a peer actor takes for signaling data from the wire. */
@@ -193,7 +214,7 @@ function createConnection(input: {
     senders: addLocalTracks(pc, input.localTracks),
     remoteStream: new input.webrtc.MediaStream(),
     remoteScreen: new input.webrtc.MediaStream(),
-    remoteScreenId: null,
+    remoteScreenMid: null,
     trackStreams: {},
     remoteTracks: { audio: false, video: false, screen: false },
     pendingCandidates: [],
@@ -202,6 +223,10 @@ function createConnection(input: {
     offerSeq: 0,
     answering: undefined,
     remoteOfferSeq: 0,
+    tookDescription: false,
+    lastAnswer: null,
+    sentSeq: 0,
+    remoteSeq: 0,
     connectionState: pc.connectionState,
     signalingState: pc.signalingState,
     restarts: 0,
@@ -228,6 +253,48 @@ function sendOnChannel(context: PeerContext, message: ChannelMessage): boolean {
   } catch (error) {
     context.log.debug('data-channel send failed', { error: String(error) })
     return false
+  }
+}
+
+/**
+ * Takes `session` as the remote's connection. A connection that has taken
+ * nothing from the older one can: our messages ack the new one from now on,
+ * its numbering starts over, and an offer of ours it has not seen is sent
+ * to it (`remote.adopted`).
+ */
+function adopt(
+  context: PeerContext,
+  session: number,
+  enqueue: { assign(values: Partial<PeerContext>): void; raise(event: PeerEvent): void },
+): void {
+  if (context.remoteSession !== null) {
+    context.log.debug('remote has a new connection: adopted', { remoteSession: session, previous: context.remoteSession })
+    enqueue.raise({ type: 'remote.adopted' })
+  }
+  enqueue.assign({ remoteSession: session, remoteSeq: 0, remoteOfferSeq: 0, lastAnswer: null, pendingCandidates: [] })
+}
+
+/** A description for the remote, numbered and addressed to its connection. */
+function signalDescription(
+  context: PeerContext,
+  description: { type: RTCSdpType; sdp?: string },
+  offer: number | undefined,
+): PeerOutputEvent {
+  const sender = context.senders.screen
+  const screenMid = sender ? context.pc.getTransceivers().find((t) => t.sender === sender)?.mid : null
+  return {
+    type: 'peer.signal',
+    peerId: context.peerId,
+    data: {
+      kind: 'description',
+      description,
+      ...(screenMid ? { screenMid } : {}),
+      ...(offer !== undefined ? { offer } : {}),
+      session: context.session,
+      // sentSeq is assigned in the same action, before this is sent.
+      seq: context.sentSeq + 1,
+      ...(context.remoteSession !== null ? { ack: context.remoteSession } : {}),
+    },
   }
 }
 
@@ -259,7 +326,7 @@ export const peerMachine = setup({
     events: {} as PeerEvent,
     input: {} as PeerInput,
   },
-  actors: { connectionEvents, connectionTasks, setLocalDescription, setRemoteDescription, rollback },
+  actors: { connectionEvents, connectionTasks, setLocalDescription, setRemoteDescription },
   delays: {
     // The polite side waits half as long again before restarting, so the two
     // sides do not restart in lockstep and collide every time.
@@ -281,13 +348,20 @@ export const peerMachine = setup({
       return context.remoteSession !== null && event.session < context.remoteSession
     },
     /**
-     * A newer connection of theirs that has heard nothing from ours: the remote
-     * reloaded or rejoined with the same id, so ours must start over too. A
-     * replacement always acks, so replacements never trigger each other.
+     * A newer connection of theirs (the remote reloaded, rejoined with the
+     * same id, or started over) while ours has already taken a description
+     * from an older one: ours must start over too. A connection that has
+     * taken nothing from the remote adopts the newer one instead, so two
+     * replacements never trigger each other more than once.
      */
     isFromNewRemoteConnection: ({ context, event }) => {
       assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
-      return event.ack === undefined && context.remoteSession !== null && event.session > context.remoteSession
+      return context.remoteSession !== null && event.session > context.remoteSession && context.tookDescription
+    },
+    /** Not newer than a message already taken from the same remote connection: a duplicate, a replay, or overtaken. */
+    isOutOfOrder: ({ context, event }) => {
+      assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
+      return event.session === context.remoteSession && event.seq !== undefined && event.seq <= context.remoteSeq
     },
     isOffer: ({ event }) => event.type === 'remote.description' && event.description.type === 'offer',
     isAnswer: ({ event }) => event.type === 'remote.description' && event.description.type === 'answer',
@@ -303,13 +377,34 @@ export const peerMachine = setup({
     ]),
     offerCollision: and(['isOffer', not('readyForOffer')]),
     mustIgnoreOffer: and(['isImpolite', 'offerCollision']),
-    /** Only the offer we are waiting on can be answered; any other answer is stale. */
+    /**
+     * The polite side of a collision before anything was negotiated: its
+     * offer is the connection's first. Rolling that back leaves libwebrtc
+     * (and Chromium) with a half-torn data section, so the answer refuses
+     * the data channel when the two offers' layouts differ; a fresh
+     * connection for the same session loses nothing instead.
+     */
+    mustSwapFirstOffer: and([
+      'offerCollision',
+      ({ context }) => context.polite && context.pc.currentLocalDescription === null && context.pc.currentRemoteDescription === null,
+    ]),
+    /**
+     * The offer answered last, sent again: the remote did not get the answer
+     * (lost with a socket), so it is sent again.
+     */
+    isAnsweredOffer: ({ context, event }) =>
+      event.type === 'remote.description' &&
+      event.description.type === 'offer' &&
+      event.offer !== undefined &&
+      event.offer === context.lastAnswer?.offer &&
+      event.offer === context.remoteOfferSeq,
     /** An offer replayed (after a reconnect) or overtaken: not newer than one already taken. */
     isStaleOffer: ({ context, event }) =>
       event.type === 'remote.description' &&
       event.description.type === 'offer' &&
       event.offer !== undefined &&
       event.offer <= context.remoteOfferSeq,
+    /** Only the offer we are waiting on can be answered; any other answer is stale. */
     isUnexpectedAnswer: and([
       'isAnswer',
       or([
@@ -359,7 +454,7 @@ export const peerMachine = setup({
     channelOpen: ({ context }) => context.channel.readyState === 'open',
   },
   actions: {
-    dropStale: enqueueActions(({ context, event, enqueue }, reason: 'staleAck' | 'staleSession') => {
+    dropStale: enqueueActions(({ context, event, enqueue }, reason: 'staleAck' | 'staleSession' | 'staleSeq') => {
       assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
       context.log.debug('stale signaling dropped', { reason, kind: event.type, session: event.session, ack: event.ack })
       enqueue.assign({ dropped: { ...context.dropped, [reason]: context.dropped[reason] + 1 } })
@@ -371,21 +466,52 @@ export const peerMachine = setup({
         previous: context.remoteSession,
       })
       // The old connection is closed by its connectionEvents actor as the state exits.
-      return { ...createConnection(context), remoteSession: event.session }
+      // A message that acknowledges our old connection was made for it and
+      // is not taken again: the new one offers at once instead.
+      return {
+        ...createConnection(context),
+        remoteSession: event.session,
+        initiator: context.initiator || event.ack !== undefined,
+      }
     }),
-    resend: raise(({ event }) => {
-      assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
+    /**
+     * A fresh RTCPeerConnection for the same session: the remote sees the
+     * same connection, whose first offer it ignored, and nothing else.
+     */
+    swapConnection: assign(({ context }) => {
+      context.log.info('first offers collided: a fresh connection takes the remote offer')
+      const { session: _, ...fresh } = createConnection(context)
+      // The remote's numbering of this session goes on, and candidates
+      // queued for its offer are for the offer the fresh connection takes.
+      const { offerSeq, sentSeq, remoteSeq, remoteOfferSeq, pendingCandidates } = context
+      return { ...fresh, offerSeq, sentSeq, remoteSeq, remoteOfferSeq, pendingCandidates }
+    }),
+    /** The message that made us start over, for the new connection, if it was not addressed to the old one. */
+    resendDescription: raise(({ event }) => {
+      assertEvent(event, 'remote.description')
       return event
+    }),
+    resend: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
+      if (event.ack === undefined) enqueue.raise(event)
+    }),
+    /**
+     * A newer remote connection that addresses an older one of ours: it is
+     * not for this connection, but the remote's connection we know is gone.
+     * Ours has taken nothing from it (isFromNewRemoteConnection comes
+     * first), so it adopts the newer one: the remote hears from us, sees
+     * we are not its old partner, and starts over for us.
+     */
+    adoptNewerRemote: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
+      if (context.remoteSession !== null && event.session > context.remoteSession) adopt(context, event.session, enqueue)
     }),
     acceptSignal: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, ['signal.description', 'signal.candidate', 'signal.endOfCandidates'])
-      // A newer remote connection that acknowledges ours (it was made in
-      // answer to ours) is adopted, so our messages ack it from now on.
-      if (context.remoteSession === null || event.session > context.remoteSession) {
-        enqueue.assign({ remoteSession: event.session })
-      }
+      if (context.remoteSession === null || event.session > context.remoteSession) adopt(context, event.session, enqueue)
+      if (event.seq !== undefined) enqueue.assign({ remoteSeq: event.seq })
       if (event.type === 'signal.description') {
-        enqueue.raise({ type: 'remote.description', description: event.description, screen: event.screen, offer: event.offer })
+        enqueue.raise({ type: 'remote.description', description: event.description, screenMid: event.screenMid, offer: event.offer })
       } else if (event.type === 'signal.candidate') {
         enqueue.raise({ type: 'remote.candidate', candidate: event.candidate })
       } else {
@@ -400,6 +526,20 @@ export const peerMachine = setup({
       context.log.debug('stale answer dropped', { signalingState: context.pc.signalingState })
       return { dropped: { ...context.dropped, staleAnswer: context.dropped.staleAnswer + 1 } }
     }),
+    resendAnswer: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'remote.description')
+      const { lastAnswer } = context
+      if (!lastAnswer) return
+      // The live answer carries the candidates gathered since.
+      const live = context.pc.currentLocalDescription
+      const sdp = live?.type === 'answer' && context.answering === lastAnswer.offer && live.sdp ? live.sdp : lastAnswer.sdp
+      context.log.debug('answer sent again', { offer: lastAnswer.offer })
+      enqueue.assign({ sentSeq: context.sentSeq + 1 })
+      enqueue.sendParent(signalDescription(context, { type: 'answer', sdp }, lastAnswer.offer))
+    }),
+    /** The remote offer being answered was not taken: the highest taken is the one answered last. */
+    forgetOffer: assign(({ context }) => ({ remoteOfferSeq: context.lastAnswer?.offer ?? 0, answering: context.lastAnswer?.offer })),
+    rollBackRemoteOffer: sendTo('tasks', { type: 'task.rollback' as const }),
     dropStaleOffer: assign(({ context, event }) => {
       assertEvent(event, 'remote.description')
       context.log.debug('stale offer dropped', { offer: event.offer, newest: context.remoteOfferSeq })
@@ -409,8 +549,9 @@ export const peerMachine = setup({
       assertEvent(event, 'remote.description')
       return {
         ignoreOffer: false,
+        tookDescription: true,
         ...(event.description.type === 'offer' ? { answering: event.offer, remoteOfferSeq: event.offer ?? 0 } : {}),
-        ...(event.screen !== undefined ? { remoteScreenId: event.screen } : {}),
+        remoteScreenMid: event.screenMid ?? null,
       }
     }),
     sendDescription: enqueueActions(({ context, enqueue }) => {
@@ -418,24 +559,24 @@ export const peerMachine = setup({
       const type = local?.type ?? 'offer'
       const offer = type === 'offer' ? context.offerSeq + 1 : context.answering
       if (type === 'offer') enqueue.assign({ offerSeq: offer })
-      const screen = context.localTracks.screen ? context.localTracks.screenStream?.id : undefined
+      if (type === 'answer' && offer !== undefined) enqueue.assign({ lastAnswer: { offer, sdp: local?.sdp ?? '' } })
       context.log.debug('description sent', { type, offer, session: context.session })
-      enqueue.sendParent({
-        type: 'peer.signal',
-        peerId: context.peerId,
-        data: {
-          kind: 'description',
-          description: { type, sdp: local?.sdp },
-          ...(screen ? { screen } : {}),
-          ...(offer !== undefined ? { offer } : {}),
-          session: context.session,
-          ...(context.remoteSession !== null ? { ack: context.remoteSession } : {}),
-        },
-      } satisfies PeerOutputEvent)
+      enqueue.assign({ sentSeq: context.sentSeq + 1 })
+      enqueue.sendParent(signalDescription(context, { type, sdp: local?.sdp }, offer))
     }),
-    sendCandidate: sendParent(({ context, event }) => {
+    /** The offer still waiting for its answer, again, with the same number: its answer, or the offer, was lost. */
+    resendOffer: enqueueActions(({ context, enqueue }) => {
+      const local = context.pc.pendingLocalDescription
+      if (local?.type !== 'offer') return
+      context.log.debug('offer sent again', { offer: context.offerSeq, session: context.session })
+      enqueue.assign({ sentSeq: context.sentSeq + 1 })
+      enqueue.sendParent(signalDescription(context, { type: 'offer', sdp: local.sdp }, context.offerSeq))
+    }),
+    sendCandidate: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'pc.iceCandidate')
       const ack = context.remoteSession !== null ? { ack: context.remoteSession } : {}
+      const seq = context.sentSeq + 1
+      enqueue.assign({ sentSeq: seq })
       const data: SignalData = event.candidate
         ? {
             kind: 'candidate',
@@ -446,10 +587,11 @@ export const peerMachine = setup({
               usernameFragment: event.candidate.usernameFragment,
             },
             session: context.session,
+            seq,
             ...ack,
           }
-        : { kind: 'end-of-candidates', session: context.session, ...ack }
-      return { type: 'peer.signal', peerId: context.peerId, data } satisfies PeerOutputEvent
+        : { kind: 'end-of-candidates', session: context.session, seq, ...ack }
+      enqueue.sendParent({ type: 'peer.signal', peerId: context.peerId, data } satisfies PeerOutputEvent)
     }),
     queueCandidate: assign(({ context, event }) => {
       assertEvent(event, 'remote.candidate')
@@ -538,14 +680,14 @@ export const peerMachine = setup({
       assertEvent(event, 'pc.track')
       const trackStreams = { ...context.trackStreams, [event.track.id]: event.streamId }
       const streams = { main: context.remoteStream, screen: context.remoteScreen }
-      return { trackStreams, remoteTracks: syncRemoteTracks(context.pc, streams, trackStreams, context.remoteScreenId) }
+      return { trackStreams, remoteTracks: syncRemoteTracks(context.pc, streams, trackStreams, context.remoteScreenMid) }
     }),
     syncRemoteTracks: assign(({ context }) => ({
       remoteTracks: syncRemoteTracks(
         context.pc,
         { main: context.remoteStream, screen: context.remoteScreen },
         context.trackStreams,
-        context.remoteScreenId,
+        context.remoteScreenMid,
       ),
     })),
     updateLocalTracks: enqueueActions(({ context, event, enqueue }) => {
@@ -616,7 +758,7 @@ export const peerMachine = setup({
       encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
       channelRtt: null,
       errors: [],
-      dropped: { staleSession: 0, staleAck: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
+      dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
     }
   },
   initial: 'active',
@@ -629,9 +771,10 @@ export const peerMachine = setup({
       ],
       on: {
         'signal.*': [
-          { guard: 'isStaleAck', actions: { type: 'dropStale', params: 'staleAck' } },
           { guard: 'isStaleSession', actions: { type: 'dropStale', params: 'staleSession' } },
           { guard: 'isFromNewRemoteConnection', target: 'active', reenter: true, actions: ['replaceConnection', 'resend'] },
+          { guard: 'isStaleAck', actions: [{ type: 'dropStale', params: 'staleAck' }, 'adoptNewerRemote'] },
+          { guard: 'isOutOfOrder', actions: { type: 'dropStale', params: 'staleSeq' } },
           { actions: 'acceptSignal' },
         ],
         'remote.candidate': [
@@ -654,8 +797,17 @@ export const peerMachine = setup({
           on: {
             'remote.description': [
               { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
+              // Waiting on an answer ourselves: the remote was in have-local-offer
+              // when our offer came, so (if impolite) it ignored it; it comes
+              // again behind the answer, when the remote can take it.
+              {
+                guard: and(['isAnsweredOffer', stateIn(`${NEGOTIATION}.awaitingAnswer`)]),
+                actions: ['resendAnswer', 'resendOffer'],
+              },
+              { guard: 'isAnsweredOffer', actions: 'resendAnswer' },
               { guard: 'isStaleOffer', actions: 'dropStaleOffer' },
               { guard: 'mustIgnoreOffer', actions: 'ignoreOffer' },
+              { guard: 'mustSwapFirstOffer', target: '#peer.active', reenter: true, actions: ['swapConnection', 'resendDescription'] },
               { guard: 'isOffer', target: '.settingRemoteOffer', actions: 'acceptDescription' },
               { target: '.settingRemoteAnswer', actions: 'acceptDescription' },
             ],
@@ -683,25 +835,24 @@ export const peerMachine = setup({
               },
             },
             awaitingAnswer: {
-              on: { 'room.signalingRestored': 'rollingBack' },
-              // An answer lost with the signaling socket would leave the offer
-              // pending forever: roll it back, and negotiationneeded fires again.
-              after: { answerTimeout: 'rollingBack' },
-            },
-            rollingBack: {
-              invoke: {
-                src: 'rollback',
-                input: ({ context }) => ({ pc: context.pc }),
-                onDone: 'stable',
-                onError: { target: 'stable', actions: { type: 'recordError', params: 'rollback' } },
+              // An offer or answer lost with the signaling socket would leave
+              // the offer pending forever: send it again, with its number, and
+              // the remote answers it (or sends its answer again). Never roll
+              // it back: the remote may have applied it, and a rolled-back
+              // offer's transceivers get new mids the remote would refuse.
+              on: {
+                'room.signalingRestored': { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' },
+                'remote.adopted': { actions: 'resendOffer' },
               },
+              after: { answerTimeout: { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' } },
             },
             settingRemoteOffer: {
               invoke: {
                 src: 'setRemoteDescription',
                 input: remoteDescriptionInput,
                 onDone: { target: 'answering', actions: 'flushCandidates' },
-                onError: { target: 'stable', actions: { type: 'recordError', params: 'setRemoteDescription(offer)' } },
+                // Not taken after all: the offer sent again must not be dropped as stale.
+                onError: { target: 'stable', actions: [{ type: 'recordError', params: 'setRemoteDescription(offer)' }, 'forgetOffer'] },
               },
             },
             answering: {
@@ -709,7 +860,12 @@ export const peerMachine = setup({
                 src: 'setLocalDescription',
                 input: ({ context }) => ({ pc: context.pc }),
                 onDone: { target: 'stable', actions: 'sendDescription' },
-                onError: { target: 'stable', actions: { type: 'recordError', params: 'setLocalDescription(answer)' } },
+                // Back to stable for real (the remote offer rolled back), so
+                // the offer sent again is taken afresh.
+                onError: {
+                  target: 'stable',
+                  actions: [{ type: 'recordError', params: 'setLocalDescription(answer)' }, 'forgetOffer', 'rollBackRemoteOffer'],
+                },
               },
             },
             settingRemoteAnswer: {
@@ -717,7 +873,9 @@ export const peerMachine = setup({
                 src: 'setRemoteDescription',
                 input: remoteDescriptionInput,
                 onDone: { target: 'stable', actions: 'flushCandidates' },
-                onError: { target: 'stable', actions: { type: 'recordError', params: 'setRemoteDescription(answer)' } },
+                // The offer is still ours to complete: wait on, and the timeout
+                // sends it again, which the remote answers again.
+                onError: { target: 'awaitingAnswer', actions: { type: 'recordError', params: 'setRemoteDescription(answer)' } },
               },
             },
           },

@@ -57,13 +57,17 @@ export type RemoteTracks = { audio: boolean; video: boolean; screen: boolean }
 /**
  * Puts each received track into the peer's camera/microphone stream or its
  * screen stream, and takes out tracks the remote no longer sends. A track is
- * the screen when its msid stream is the one the remote named as its screen.
+ * the screen when its transceiver's mid is the one the remote named as its
+ * screen's. Not by stream: a transceiver that never sent can be reused by
+ * `addTrack` for another stream (a screen share stopped before its offer
+ * was answered, then the camera), no track event announces the move, and
+ * libwebrtc keeps the old stream in its SDP.
  */
 export function syncRemoteTracks(
   pc: RTCPeerConnection,
   streams: { main: MediaStream; screen: MediaStream },
   trackStreams: Record<string, string | null>,
-  remoteScreenId: string | null,
+  remoteScreenMid: string | null,
 ): RemoteTracks {
   for (const transceiver of pc.getTransceivers()) {
     const track = transceiver.receiver.track
@@ -71,7 +75,7 @@ export function syncRemoteTracks(
     // event before that means the remote is sending.
     const direction = transceiver.currentDirection
     const receiving = direction === null || direction === 'sendrecv' || direction === 'recvonly'
-    const isScreen = remoteScreenId !== null && trackStreams[track.id] === remoteScreenId
+    const isScreen = remoteScreenMid !== null && transceiver.mid === remoteScreenMid
     const into = isScreen ? streams.screen : streams.main
     const other = isScreen ? streams.main : streams.screen
     if (other.getTrackById(track.id)) other.removeTrack(track)

@@ -76,10 +76,14 @@ export type IceServer = v.InferOutput<typeof IceServer>
  * sender last heard of (absent until it has heard one). A receiver drops a
  * message whose `ack` names a generation it no longer has: that is stale
  * signaling from before a rejoin or replayed after a socket reconnect.
+ * `seq` numbers the messages of one session from 1: a receiver drops any
+ * message not newer than the last it took from that session (a duplicate,
+ * a replay, or one overtaken by a later message).
  */
 const Session = {
   session: v.pipe(v.number(), v.integer(), v.minValue(0)),
   ack: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  seq: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 }
 
 /** The SDP of a description is bounded by the frame limit, not here. */
@@ -101,8 +105,12 @@ export const SignalData = v.variant('kind', [
   v.object({
     kind: v.literal('description'),
     description: SessionDescription,
-    /** The msid stream id of the sender's screen share, so it is not taken for the camera. */
-    screen: v.optional(v.pipe(v.string(), v.maxLength(128))),
+    /**
+     * The mid of the sender's screen-share transceiver, once it has one, so
+     * the screen is not taken for the camera. (Not its msid stream: a
+     * transceiver reused by addTrack keeps the old stream in libwebrtc's SDP.)
+     */
+    screenMid: v.optional(v.pipe(v.string(), v.maxLength(64))),
     /**
      * For an offer, its number on the sender's connection; for an answer, the
      * number of the offer it answers. An answer to any other offer is stale.

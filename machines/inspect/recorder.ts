@@ -285,6 +285,8 @@ export function sanitize(value: unknown, redact: boolean, depth: number): unknow
     if (redact && SECRET_KEYS.has(key)) out[key] = item == null ? item : '[redacted]'
     else if (OPAQUE.test(key) && item !== null && typeof item === 'object' && !Array.isArray(item) && !isPlainObject(item)) out[key] = `[${typeName(item)}]`
     else if (key === 'username' && redact) out[key] = '[redacted]'
+    // An SDP anywhere (a description in an event, the answer kept in context).
+    else if (key === 'sdp' && redact && typeof item === 'string') out[key] = sanitize(redactSdp(item), false, depth + 1)
     else out[key] = sanitize(item, redact, depth + 1)
   }
   return out

@@ -109,6 +109,38 @@ describe('perfect negotiation', () => {
     }, 30_000)
   }
 
+  it('glare on a renegotiation: both share a screen at once; the impolite one ignores, the polite one rolls back and answers', async () => {
+    const p = await connectedPair()
+    p.setAuto('a', false)
+    p.setAuto('b', false)
+    const polite: Side = at(p, 'a').context.polite ? 'a' : 'b'
+    const impolite: Side = polite === 'a' ? 'b' : 'a'
+    const ignored = at(p, impolite).context.ignoredOffers
+    const offers = (side: Side) => p.queues[side].filter((m) => m.kind === 'description' && m.description.type === 'offer')
+    for (const side of ['a', 'b'] as const) p.refs[side].send({ type: 'media.tracks', tracks: await screen(at(p, side).context.localTracks) })
+    await waitUntil(() => offers('a').length === 1 && offers('b').length === 1, { what: 'both offers made' })
+    const politeMids = at(p, polite).context.pc.getTransceivers().length
+
+    p.deliver(polite, p.queues[polite].findIndex((m) => m.kind === 'description'))
+    expect(at(p, impolite).context.ignoredOffers).toBe(ignored + 1)
+    p.deliver(impolite, p.queues[impolite].findIndex((m) => m.kind === 'description'))
+    // A real rollback here: the connection has negotiated before.
+    expect(negotiation(at(p, polite))).toBe('settingRemoteOffer')
+    await waitUntil(() => p.queues[polite].some((m) => m.kind === 'description' && m.description.type === 'answer'), {
+      what: "the polite side's answer",
+    })
+    expect(at(p, polite).context.pc.getTransceivers().length).toBeGreaterThanOrEqual(politeMids)
+
+    p.setAuto('a', true)
+    p.setAuto('b', true)
+    await waitUntil(() => at(p, 'a').context.remoteTracks.screen && at(p, 'b').context.remoteTracks.screen, {
+      what: 'each screen received on the other side',
+    })
+    await bothSettled(p)
+    expect(at(p, polite).context.ignoredOffers).toBe(0)
+    noErrors(p)
+  }, 30_000)
+
   it('accepts an offer that arrives while an answer is being applied (isSettingRemoteAnswerPending)', async () => {
     // a is impolite here: without the isSettingRemoteAnswerPending rule it
     // would take the offer for a collision (it is still in have-local-offer)
@@ -167,18 +199,57 @@ describe('perfect negotiation', () => {
   }, 30_000)
 })
 
+/** `data` as if sent again now: the next message number the receiver (the other side of `from`) expects. */
+function sentAgain(p: Pair, from: Side, data: SignalData): SignalData {
+  const receiver = at(p, from === 'a' ? 'b' : 'a')
+  return { ...data, seq: receiver.context.remoteSeq + 1 }
+}
+
 describe('stale signaling', () => {
-  it('drops a replayed offer and a replayed answer, and stays connected', async () => {
+  it('drops replayed and overtaken messages by their number, and stays connected', async () => {
     const p = await connectedPair()
-    const offer = p.sent.b.find((m) => m.kind === 'description' && m.description.type === 'offer')
-    const answer = p.sent.b.find((m) => m.kind === 'description' && m.description.type === 'answer')
-    const replay = [offer, answer].filter((m): m is SignalData => m !== undefined)
-    expect(replay.length).toBeGreaterThan(0)
-    const before = at(p, 'a').context.dropped
+    const replay = p.sent.b.slice(0, 3)
+    const before = at(p, 'a').context.dropped.staleSeq
     for (const message of replay) p.redeliver('b', message)
-    const after = at(p, 'a').context.dropped
-    expect(after.staleOffer + after.staleAnswer).toBe(before.staleOffer + before.staleAnswer + replay.length)
+    expect(at(p, 'a').context.dropped.staleSeq).toBe(before + replay.length)
     expect(settled(at(p, 'a'))).toBe(true)
+    noErrors(p)
+  }, 30_000)
+
+  it('drops an older offer or answer sent again, by its offer number', async () => {
+    const p = await connectedPair()
+    // Two more exchanges, one made by each side, so that b has an older
+    // offer and an older answer than the ones a took last.
+    for (const side of ['a', 'b'] as const) {
+      p.refs[side].send({ type: 'ui.restartIce' })
+      await bothSettled(p, `the restart from ${side}`)
+    }
+    // b's first offer and first answer: a has taken a later offer of b's since, and b has answered a later one of a's.
+    const first = (type: 'offer' | 'answer') => p.sent.b.find((m) => m.kind === 'description' && m.description.type === type)
+    const replay = [first('offer'), first('answer')].filter((m): m is SignalData => m !== undefined)
+    expect(replay).toHaveLength(2)
+    const before = at(p, 'a').context.dropped
+    for (const message of replay) p.redeliver('b', sentAgain(p, 'b', message))
+    const after = at(p, 'a').context.dropped
+    expect(after.staleOffer - before.staleOffer).toBe(1)
+    expect(after.staleAnswer - before.staleAnswer).toBe(1)
+    expect(settled(at(p, 'a'))).toBe(true)
+    noErrors(p)
+  }, 30_000)
+
+  it('answers again an offer sent again (its answer was lost), and the offerer drops the answer it already has', async () => {
+    const p = await connectedPair()
+    const lastOffer = p.sent.b.filter((m) => m.kind === 'description' && m.description.type === 'offer').at(-1)
+    if (lastOffer?.kind !== 'description') throw new Error('b made no offer')
+    const answers = () => p.sent.a.filter((m) => m.kind === 'description' && m.description.type === 'answer').length
+    const before = { answers: answers(), staleAnswer: at(p, 'b').context.dropped.staleAnswer }
+    p.redeliver('b', sentAgain(p, 'b', lastOffer))
+    await waitUntil(() => answers() === before.answers + 1, { what: 'a to answer the offer again' })
+    const again = p.sent.a.at(-1)
+    expect(again).toMatchObject({ kind: 'description', description: { type: 'answer' }, offer: lastOffer.offer })
+    await waitUntil(() => at(p, 'b').context.dropped.staleAnswer === before.staleAnswer + 1, { what: 'b to drop the answer it has' })
+    expect(settled(at(p, 'a'))).toBe(true)
+    expect(settled(at(p, 'b'))).toBe(true)
     noErrors(p)
   }, 30_000)
 
@@ -215,7 +286,9 @@ describe('stale signaling', () => {
       what: 'the restart to complete with new remote credentials',
       describe: () => ({ old: oldUfrag, now: iceUfrags(at(p, 'a').context.pc.remoteDescription?.sdp), a: at(p, 'a').value, b: at(p, 'b').value, restarts: at(p, 'a').context.totalRestarts, sentA: p.sent.a.map((m) => m.kind === 'description' ? m.description.type : m.kind) }),
     })
-    for (const candidate of before) p.redeliver('b', candidate)
+    // Sent again with new numbers (or by a peer that numbers nothing): the
+    // ICE generation tells them apart.
+    for (const candidate of before) p.redeliver('b', sentAgain(p, 'b', candidate))
     expect(at(p, 'a').context.dropped.oldCandidate).toBe(before.length)
     expect(settled(at(p, 'a'))).toBe(true)
     noErrors(p)

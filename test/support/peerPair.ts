@@ -13,6 +13,8 @@ export type PairOptions = {
   webrtc: { a: WebRTCImpl; b: WebRTCImpl }
   tracks?: { a?: LocalTracks; b?: LocalTracks }
   timings?: Partial<PeerTimings>
+  /** Which sides make the first offer (default both: glare); a side that does not waits for the other's. */
+  initiators?: { a?: boolean; b?: boolean }
   /** XState's inspection API, passed to the root actor. */
   inspect?: (event: InspectionEvent) => void
 }
@@ -42,6 +44,7 @@ export function createPeerPair(options: PairOptions) {
     iceServers: [],
     localTracks: options.tracks?.[side],
     timings: options.timings,
+    initiator: options.initiators?.[side],
     log: log.child({ side }),
   })
   let generation = 0

@@ -19,6 +19,7 @@ function edgesFrom(machine: AnyStateMachine, source: string, event?: string): Ch
 }
 
 const NEGOTIATION = 'peer.active.negotiation'
+const NEGOTIATION_ID = '#peer.active.negotiation'
 
 /** A small machine with every kind of transition the graph reads. */
 const sampleMachine = setup({
@@ -87,12 +88,17 @@ describe('machineGraph', () => {
     const edges = edgesFrom(peerMachine, NEGOTIATION, 'remote.description')
     expect(edges.map((edge) => [edge.guard, edge.targets])).toEqual([
       ['isUnexpectedAnswer', []],
+      [`and(isAnsweredOffer, stateIn(${NEGOTIATION_ID}.awaitingAnswer))`, []],
+      ['isAnsweredOffer', []],
       ['isStaleOffer', []],
       ['mustIgnoreOffer', []],
+      ['mustSwapFirstOffer', ['peer.active']],
       ['isOffer', [`${NEGOTIATION}.settingRemoteOffer`]],
       [null, [`${NEGOTIATION}.settingRemoteAnswer`]],
     ])
-    expect(edges.every((edge) => !edge.reenter && edge.delay === null)).toBe(true)
+    // Only the swap to a fresh connection re-enters (the whole active state).
+    expect(edges.filter((edge) => edge.reenter).map((edge) => edge.guard)).toEqual(['mustSwapFirstOffer'])
+    expect(edges.every((edge) => edge.delay === null)).toBe(true)
   })
 
   test('always, after and invoke transitions get readable labels', () => {
@@ -124,9 +130,10 @@ describe('machineGraph', () => {
   test('wildcard and targetless transitions are edges; a re-entering one says so', () => {
     const signal = edgesFrom(peerMachine, 'peer.active', 'signal.*')
     expect(signal.map((edge) => [edge.guard, edge.targets, edge.reenter])).toEqual([
-      ['isStaleAck', [], false],
       ['isStaleSession', [], false],
       ['isFromNewRemoteConnection', ['peer.active'], true],
+      ['isStaleAck', [], false],
+      ['isOutOfOrder', [], false],
       [null, [], false],
     ])
     expect(edgesFrom(peerMachine, 'peer.active', 'pc.iceCandidate')).toMatchObject([{ targets: [], guard: null }])
