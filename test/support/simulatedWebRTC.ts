@@ -1033,6 +1033,7 @@ export class SimulatedPeerConnection extends SimEventTarget {
         throw new DOMException(`Failed to set remote offer sdp: Called in wrong state: ${state}`, 'InvalidStateError')
       }
       const parsed = parseSdp(description.sdp ?? '')
+      this.assertSameMLines(parsed)
       if (type === 'offer') {
         if (state === 'have-local-offer') this.rollback()
         this.applyRemoteOffer(new SimSessionDescription('offer', description.sdp ?? '', parsed))
@@ -1404,6 +1405,25 @@ export class SimulatedPeerConnection extends SimEventTarget {
     this.net.scheduleCheck()
   }
 
+  /**
+   * Like libwebrtc: a description must keep every media section negotiated
+   * before at its index, with its mid and kind (one rejected before may be
+   * reused).
+   */
+  private assertSameMLines(parsed: ReturnType<typeof parseSdp>): void {
+    const before = (this.currentRemoteDescription ?? this.currentLocalDescription)?.parsed.sections ?? []
+    for (const [index, old] of before.entries()) {
+      if (old.rejected) continue
+      const now = parsed.sections[index]
+      if (!now || now.mid !== old.mid || now.kind !== old.kind) {
+        throw new DOMException(
+          "Failed to set remote description: The order of m-lines in subsequent offer doesn't match order from previous offer/answer.",
+          'InvalidAccessError',
+        )
+      }
+    }
+  }
+
   private applyRemoteOffer(description: SimSessionDescription): void {
     const undo: Undo = this.undo && this.signalingState === 'have-remote-offer'
       ? this.undo
@@ -1641,8 +1661,10 @@ export class SimulatedPeerConnection extends SimEventTarget {
   }
 
   private gatherIfReady(): void {
+    // Gathering starts with the local description, as in browsers: the
+    // candidates of an offer trickle out before its answer comes.
     const local = this.localDescription
-    if (!local || !this.remoteDescription || this.closed) return
+    if (!local || this.closed) return
     const ufrag = local.parsed.ufrag
     if (this.gathered.has(ufrag)) return
     this.gathered.add(ufrag)
