@@ -139,11 +139,32 @@ export function activeSyntheticTracks(): number {
  * - `negotiationneeded` fires only with the chain empty and the state stable
  *   ("update the negotiation-needed flag").
  * - `sender.setParameters` works (see {@link restoreDroppedFields}).
+ * - The six description attributes are kept here, in JavaScript (see
+ *   {@link Descriptions}), never read from the binding.
  */
 class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
   #tail: Promise<void> = Promise.resolve()
   #operations = 0
   #negotiationNeededHeld: Event | undefined
+  #descriptions = new Descriptions()
+
+  constructor(configuration?: RTCConfiguration) {
+    super(configuration)
+    // The binding defines these on the instance (made configurable by
+    // patches/@roamhq+wrtc+*.patch), so they are replaced on the instance.
+    const descriptions = this.#descriptions
+    const attributes: Record<DescriptionAttribute, () => RTCSessionDescription | null> = {
+      localDescription: () => descriptions.pendingLocal ?? descriptions.currentLocal,
+      currentLocalDescription: () => descriptions.currentLocal,
+      pendingLocalDescription: () => descriptions.pendingLocal,
+      remoteDescription: () => descriptions.pendingRemote ?? descriptions.currentRemote,
+      currentRemoteDescription: () => descriptions.currentRemote,
+      pendingRemoteDescription: () => descriptions.pendingRemote,
+    }
+    for (const [name, get] of Object.entries(attributes)) {
+      Object.defineProperty(this, name, { get, enumerable: true, configurable: true })
+    }
+  }
 
   override createOffer(options?: RTCOfferOptions): Promise<RTCSessionDescriptionInit>
   /** @deprecated The legacy callback form, kept because the DOM type declares it. */
@@ -180,9 +201,12 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
       // The binding rejects a missing description ("Expected an object");
       // webrtc-pc creates the offer or answer the signaling state calls for.
       const type = description?.type ?? impliedLocalType(this.signalingState)
-      if (type === 'rollback' || description?.sdp) return super.setLocalDescription({ type, sdp: description?.sdp })
-      const created = type === 'offer' ? await super.createOffer() : await super.createAnswer()
-      return super.setLocalDescription({ type, sdp: created.sdp })
+      let sdp = description?.sdp ?? ''
+      if (type !== 'rollback' && !sdp) {
+        sdp = (type === 'offer' ? await super.createOffer() : await super.createAnswer()).sdp ?? ''
+      }
+      await super.setLocalDescription({ type, sdp })
+      this.#descriptions.set('local', type, sdp)
     })
   }
 
@@ -193,8 +217,10 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
       // invalid states (have-local-pranswer) are left to libwebrtc to reject.
       if (description.type === 'offer' && this.signalingState === 'have-local-offer') {
         await super.setLocalDescription({ type: 'rollback' })
+        this.#descriptions.set('local', 'rollback', '')
       }
-      return super.setRemoteDescription(description)
+      await super.setRemoteDescription(description)
+      this.#descriptions.set('remote', description.type, description.sdp ?? '')
     })
   }
 
@@ -318,6 +344,53 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
 }
 
 const adoptedSenders = new WeakSet<RTCRtpSender>()
+
+type DescriptionAttribute =
+  | 'localDescription'
+  | 'currentLocalDescription'
+  | 'pendingLocalDescription'
+  | 'remoteDescription'
+  | 'currentRemoteDescription'
+  | 'pendingRemoteDescription'
+
+/**
+ * A connection's four descriptions, updated as webrtc-pc's "set the
+ * RTCSessionDescription" does when a set*Description call succeeds.
+ *
+ * The binding's description getters are not safe to call: each one takes a
+ * raw pointer to libwebrtc's description and serializes it on the JS thread,
+ * while the signaling thread may replace it (a set*Description completing) or
+ * add a gathered candidate to it. That use-after-free crashed test workers
+ * (SIGSEGV in `webrtc::SdpSerialize` under `RTCPeerConnection::GetLocalDescription`,
+ * taken from a core dump; node-webrtc issue #696). So the descriptions are
+ * the ones this shim passed to libwebrtc, in its own operations chain. They
+ * differ from libwebrtc's in one way: gathered candidates are not added to
+ * the local description, as they are trickled anyway.
+ */
+class Descriptions {
+  pendingLocal: RTCSessionDescription | null = null
+  currentLocal: RTCSessionDescription | null = null
+  pendingRemote: RTCSessionDescription | null = null
+  currentRemote: RTCSessionDescription | null = null
+
+  set(side: 'local' | 'remote', type: RTCSdpType, sdp: string): void {
+    const [pending, current, otherPending, otherCurrent] =
+      side === 'local'
+        ? (['pendingLocal', 'currentLocal', 'pendingRemote', 'currentRemote'] as const)
+        : (['pendingRemote', 'currentRemote', 'pendingLocal', 'currentLocal'] as const)
+    if (type === 'rollback') {
+      this[pending] = null
+    } else if (type === 'offer' || type === 'pranswer') {
+      this[pending] = new wrtc.RTCSessionDescription({ type, sdp })
+    } else {
+      // An answer ends the exchange: it and the offer it answers become current.
+      this[current] = new wrtc.RTCSessionDescription({ type, sdp })
+      this[otherCurrent] = this[otherPending]
+      this[pending] = null
+      this[otherPending] = null
+    }
+  }
+}
 
 type EncodingWithSsrc = RTCRtpEncodingParameters & { ssrc?: number }
 

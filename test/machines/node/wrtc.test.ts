@@ -56,6 +56,15 @@ function local(pc: RTCPeerConnection): RTCSessionDescriptionInit {
   return { type: description.type, sdp: description.sdp }
 }
 
+const DESCRIPTION_ATTRIBUTES = [
+  'localDescription',
+  'currentLocalDescription',
+  'pendingLocalDescription',
+  'remoteDescription',
+  'currentRemoteDescription',
+  'pendingRemoteDescription',
+] as const
+
 function ufragOf(description: RTCSessionDescriptionInit): string | undefined {
   return /^a=ice-ufrag:(\S+)/m.exec(description.sdp ?? '')?.[1]
 }
@@ -173,6 +182,69 @@ describe('nodeWebRTC RTCPeerConnection', () => {
     expect(polite.localDescription?.type).toBe('answer')
     await impolite.setRemoteDescription(local(polite))
     expect([polite.signalingState, impolite.signalingState]).toEqual(['stable', 'stable'])
+  })
+
+  it('keeps the pending and current descriptions as webrtc-pc sets them, without reading the binding', async () => {
+    const [a, b] = [peer(), peer()]
+    a.addTransceiver('audio')
+    b.addTransceiver('video')
+    const all = (pc: RTCPeerConnection) => ({
+      local: pc.localDescription?.type ?? null,
+      pendingLocal: pc.pendingLocalDescription?.type ?? null,
+      currentLocal: pc.currentLocalDescription?.type ?? null,
+      remote: pc.remoteDescription?.type ?? null,
+      pendingRemote: pc.pendingRemoteDescription?.type ?? null,
+      currentRemote: pc.currentRemoteDescription?.type ?? null,
+    })
+    // The binding's getters serialize libwebrtc's description on the JS
+    // thread while the signaling thread may free it; they must never run.
+    const nativeReads: string[] = []
+    for (const pc of [a, b]) {
+      const native = (pc as unknown as { _pc: object })._pc
+      for (const name of DESCRIPTION_ATTRIBUTES) {
+        const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(native), name)?.get
+        expect(getter, `the binding has a ${name} getter to watch`).toBeTypeOf('function')
+        Object.defineProperty(native, name, {
+          get() {
+            nativeReads.push(name)
+            return getter?.call(this)
+          },
+        })
+      }
+    }
+
+    await a.setLocalDescription()
+    const offer = local(a)
+    expect(all(a)).toEqual({ local: 'offer', pendingLocal: 'offer', currentLocal: null, remote: null, pendingRemote: null, currentRemote: null })
+    expect(a.localDescription?.sdp).toBe(offer.sdp)
+
+    await b.setRemoteDescription(offer)
+    expect(all(b)).toEqual({ local: null, pendingLocal: null, currentLocal: null, remote: 'offer', pendingRemote: 'offer', currentRemote: null })
+    await b.setLocalDescription()
+    const answer = local(b)
+    expect(all(b)).toEqual({ local: 'answer', pendingLocal: null, currentLocal: 'answer', remote: 'offer', pendingRemote: null, currentRemote: 'offer' })
+    expect(b.currentRemoteDescription?.sdp).toBe(offer.sdp)
+
+    await a.setRemoteDescription(answer)
+    expect(all(a)).toEqual({ local: 'offer', pendingLocal: null, currentLocal: 'offer', remote: 'answer', pendingRemote: null, currentRemote: 'answer' })
+    expect(a.currentLocalDescription?.sdp).toBe(offer.sdp)
+
+    // Glare on a renegotiation: b's offer meets a's; a rolls its own back.
+    b.addTransceiver('audio')
+    a.restartIce()
+    await Promise.all([a.setLocalDescription(), b.setLocalDescription()])
+    expect(all(a).pendingLocal).toBe('offer')
+    await a.setRemoteDescription(local(b))
+    expect(all(a)).toEqual({ local: 'offer', pendingLocal: null, currentLocal: 'offer', remote: 'offer', pendingRemote: 'offer', currentRemote: 'answer' })
+    await b.setLocalDescription({ type: 'rollback' })
+    expect(all(b)).toEqual({ local: 'answer', pendingLocal: null, currentLocal: 'answer', remote: 'offer', pendingRemote: null, currentRemote: 'offer' })
+    await a.setRemoteDescription({ type: 'rollback' })
+    expect(all(a).pendingRemote).toBeNull()
+    expect([a.signalingState, b.signalingState]).toEqual(['stable', 'stable'])
+
+    a.close()
+    expect(a.currentLocalDescription?.sdp, 'close() keeps the descriptions').toBe(offer.sdp)
+    expect(nativeReads).toEqual([])
   })
 
   it('a remote offer queued behind setLocalDescription() runs after it and rolls its offer back', async () => {
