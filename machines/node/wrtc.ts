@@ -379,7 +379,9 @@ class Descriptions {
         ? (['pendingLocal', 'currentLocal', 'pendingRemote', 'currentRemote'] as const)
         : (['pendingRemote', 'currentRemote', 'pendingLocal', 'currentLocal'] as const)
     if (type === 'rollback') {
+      // Either side's rollback ends the exchange in progress.
       this[pending] = null
+      this[otherPending] = null
     } else if (type === 'offer' || type === 'pranswer') {
       this[pending] = new wrtc.RTCSessionDescription({ type, sdp })
     } else {
