@@ -274,27 +274,38 @@ function adopt(
   enqueue.assign({ remoteSession: session, remoteSeq: 0, remoteOfferSeq: 0, lastAnswer: null, pendingCandidates: [] })
 }
 
-/** A description for the remote, numbered and addressed to its connection. */
-function signalDescription(
+/** What one signaling message says, before {@link sendSignal} numbers and addresses it. */
+type SignalBody = SignalData extends infer T ? (T extends SignalData ? Omit<T, 'session' | 'seq' | 'ack'> : never) : never
+
+/**
+ * Sends `body` to the remote as the next message of this connection: our
+ * session, the next `seq`, and the remote connection it is for (`ack`).
+ */
+function sendSignal(
+  context: PeerContext,
+  enqueue: { assign(values: Partial<PeerContext>): void; sendParent(event: PeerOutputEvent): void },
+  body: SignalBody,
+): void {
+  const seq = context.sentSeq + 1
+  enqueue.assign({ sentSeq: seq })
+  const ack = context.remoteSession !== null ? { ack: context.remoteSession } : {}
+  const data = { ...body, session: context.session, seq, ...ack } as SignalData
+  enqueue.sendParent({ type: 'peer.signal', peerId: context.peerId, data })
+}
+
+/** A description for the remote, with its offer number and the mid of our screen share. */
+function descriptionBody(
   context: PeerContext,
   description: { type: RTCSdpType; sdp?: string },
   offer: number | undefined,
-): PeerOutputEvent {
+): SignalBody {
   const sender = context.senders.screen
   const screenMid = sender ? context.pc.getTransceivers().find((t) => t.sender === sender)?.mid : null
   return {
-    type: 'peer.signal',
-    peerId: context.peerId,
-    data: {
-      kind: 'description',
-      description,
-      ...(screenMid ? { screenMid } : {}),
-      ...(offer !== undefined ? { offer } : {}),
-      session: context.session,
-      // sentSeq is assigned in the same action, before this is sent.
-      seq: context.sentSeq + 1,
-      ...(context.remoteSession !== null ? { ack: context.remoteSession } : {}),
-    },
+    kind: 'description',
+    description,
+    ...(screenMid ? { screenMid } : {}),
+    ...(offer !== undefined ? { offer } : {}),
   }
 }
 
@@ -534,8 +545,7 @@ export const peerMachine = setup({
       const live = context.pc.currentLocalDescription
       const sdp = live?.type === 'answer' && context.answering === lastAnswer.offer && live.sdp ? live.sdp : lastAnswer.sdp
       context.log.debug('answer sent again', { offer: lastAnswer.offer })
-      enqueue.assign({ sentSeq: context.sentSeq + 1 })
-      enqueue.sendParent(signalDescription(context, { type: 'answer', sdp }, lastAnswer.offer))
+      sendSignal(context, enqueue, descriptionBody(context, { type: 'answer', sdp }, lastAnswer.offer))
     }),
     /** The remote offer being answered was not taken: the highest taken is the one answered last. */
     forgetOffer: assign(({ context }) => ({ remoteOfferSeq: context.lastAnswer?.offer ?? 0, answering: context.lastAnswer?.offer })),
@@ -561,37 +571,33 @@ export const peerMachine = setup({
       if (type === 'offer') enqueue.assign({ offerSeq: offer })
       if (type === 'answer' && offer !== undefined) enqueue.assign({ lastAnswer: { offer, sdp: local?.sdp ?? '' } })
       context.log.debug('description sent', { type, offer, session: context.session })
-      enqueue.assign({ sentSeq: context.sentSeq + 1 })
-      enqueue.sendParent(signalDescription(context, { type, sdp: local?.sdp }, offer))
+      sendSignal(context, enqueue, descriptionBody(context, { type, sdp: local?.sdp }, offer))
     }),
     /** The offer still waiting for its answer, again, with the same number: its answer, or the offer, was lost. */
     resendOffer: enqueueActions(({ context, enqueue }) => {
       const local = context.pc.pendingLocalDescription
       if (local?.type !== 'offer') return
       context.log.debug('offer sent again', { offer: context.offerSeq, session: context.session })
-      enqueue.assign({ sentSeq: context.sentSeq + 1 })
-      enqueue.sendParent(signalDescription(context, { type: 'offer', sdp: local.sdp }, context.offerSeq))
+      sendSignal(context, enqueue, descriptionBody(context, { type: 'offer', sdp: local.sdp }, context.offerSeq))
     }),
     sendCandidate: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'pc.iceCandidate')
-      const ack = context.remoteSession !== null ? { ack: context.remoteSession } : {}
-      const seq = context.sentSeq + 1
-      enqueue.assign({ sentSeq: seq })
-      const data: SignalData = event.candidate
-        ? {
-            kind: 'candidate',
-            candidate: {
-              candidate: event.candidate.candidate ?? '',
-              sdpMid: event.candidate.sdpMid,
-              sdpMLineIndex: event.candidate.sdpMLineIndex,
-              usernameFragment: event.candidate.usernameFragment,
-            },
-            session: context.session,
-            seq,
-            ...ack,
-          }
-        : { kind: 'end-of-candidates', session: context.session, seq, ...ack }
-      enqueue.sendParent({ type: 'peer.signal', peerId: context.peerId, data } satisfies PeerOutputEvent)
+      const { candidate } = event
+      sendSignal(
+        context,
+        enqueue,
+        candidate
+          ? {
+              kind: 'candidate',
+              candidate: {
+                candidate: candidate.candidate ?? '',
+                sdpMid: candidate.sdpMid,
+                sdpMLineIndex: candidate.sdpMLineIndex,
+                usernameFragment: candidate.usernameFragment,
+              },
+            }
+          : { kind: 'end-of-candidates' },
+      )
     }),
     queueCandidate: assign(({ context, event }) => {
       assertEvent(event, 'remote.candidate')

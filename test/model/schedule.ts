@@ -100,7 +100,7 @@ const mediaFlags: fc.Arbitrary<MediaFlags> = fc.record({ audio: fc.boolean(), vi
  * restarts, short delays and letting tasks run:
  * - `reorder`: deliver a message ahead of those sent before it;
  * - `duplicate`: deliver a message again;
- * - `longDelay`: let time pass past the answer timeout (offers roll back);
+ * - `longDelay`: let time pass past the answer timeout (offers are sent again);
  * - `reconnect`: the signaling socket comes back, with replayed messages;
  * - `reload`: a participant reloads and resumes its id (the server holds
  *   the signals sent to it meanwhile and delivers them to the new page);
