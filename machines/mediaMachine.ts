@@ -10,7 +10,11 @@ export type MediaInput = {
   want?: { audio: boolean; video: boolean }
   audioDeviceId?: string
   videoDeviceId?: string
+  /** Size and frame rate for every camera and screen capture it opens (default: the device's own). */
+  capture?: CaptureConstraints
 }
+
+export type CaptureConstraints = { camera: MediaTrackConstraints | null; screen: MediaTrackConstraints | null }
 
 /** Why local media could not be had, in words a person can act on. */
 export type MediaProblem = { reason: 'denied' | 'unavailable'; message: string }
@@ -24,6 +28,7 @@ export type MediaContext = {
   cameraEnabled: boolean
   audioDeviceId: string | null
   videoDeviceId: string | null
+  capture: CaptureConstraints
   devices: MediaDeviceInfo[]
   problem: MediaProblem | null
 }
@@ -84,11 +89,17 @@ function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
  */
 export const acquireMedia = fromPromise<
   { stream: MediaStream; audio: MediaStreamTrack | null; video: MediaStreamTrack | null; devices: MediaDeviceInfo[] },
-  { webrtc: WebRTCImpl; want: { audio: boolean; video: boolean }; audioDeviceId: string | null; videoDeviceId: string | null }
+  {
+    webrtc: WebRTCImpl
+    want: { audio: boolean; video: boolean }
+    audioDeviceId: string | null
+    videoDeviceId: string | null
+    capture: MediaTrackConstraints | null
+  }
 >(async ({ input, signal }) => {
   const { webrtc, want } = input
   const audio: MediaTrackConstraints | boolean = input.audioDeviceId ? { deviceId: { exact: input.audioDeviceId } } : true
-  const video: MediaTrackConstraints | boolean = input.videoDeviceId ? { deviceId: { exact: input.videoDeviceId } } : true
+  const video = cameraConstraints(input.videoDeviceId, input.capture)
   const attempts: MediaStreamConstraints[] = [
     ...(want.audio && want.video ? [{ audio, video }] : []),
     ...(want.audio ? [{ audio }] : []),
@@ -115,14 +126,23 @@ export const acquireMedia = fromPromise<
   throw MediaError.from(last)
 })
 
+/** The camera's constraints: the chosen device, and the quality's size and frame rate. */
+function cameraConstraints(deviceId: string | null, capture: MediaTrackConstraints | null): MediaTrackConstraints | boolean {
+  if (!deviceId && !capture) return true
+  return { ...capture, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) }
+}
+
 /** One track from a chosen device, to replace the current one. */
 export const acquireDevice = fromPromise<
   MediaStreamTrack,
-  { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string }
+  { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string; capture: MediaTrackConstraints | null }
 >(async ({ input, signal }) => {
-  const constraints = { deviceId: { exact: input.deviceId } }
   const stream = cancellable(
-    await input.webrtc.getUserMedia(input.kind === 'audioinput' ? { audio: constraints } : { video: constraints }),
+    await input.webrtc.getUserMedia(
+      input.kind === 'audioinput'
+        ? { audio: { deviceId: { exact: input.deviceId } } }
+        : { video: cameraConstraints(input.deviceId, input.capture) },
+    ),
     signal,
   )
   const track = stream.getTracks()[0]
@@ -130,10 +150,13 @@ export const acquireDevice = fromPromise<
   return track
 })
 
-export const acquireScreen = fromPromise<{ stream: MediaStream; track: MediaStreamTrack }, { webrtc: WebRTCImpl }>(
+export const acquireScreen = fromPromise<
+  { stream: MediaStream; track: MediaStreamTrack },
+  { webrtc: WebRTCImpl; capture: MediaTrackConstraints | null }
+>(
   async ({ input, signal }) => {
     if (!input.webrtc.getDisplayMedia) throw new MediaError('unavailable', 'Screen sharing is not supported here.')
-    const stream = cancellable(await input.webrtc.getDisplayMedia({ video: true, audio: false }), signal)
+    const stream = cancellable(await input.webrtc.getDisplayMedia({ video: input.capture ?? true, audio: false }), signal)
     const track = stream.getVideoTracks()[0]
     if (!track) throw new MediaError('unavailable', 'The screen capture gave no video.')
     return { stream, track }
@@ -251,6 +274,7 @@ export const mediaMachine = setup({
     cameraEnabled: true,
     audioDeviceId: input.audioDeviceId ?? null,
     videoDeviceId: input.videoDeviceId ?? null,
+    capture: input.capture ?? { camera: null, screen: null },
     devices: [],
     problem: null,
   }),
@@ -274,6 +298,7 @@ export const mediaMachine = setup({
               want: context.want,
               audioDeviceId: context.audioDeviceId,
               videoDeviceId: context.videoDeviceId,
+              capture: context.capture.camera,
             }),
             onDone: {
               target: 'ready',
@@ -313,7 +338,7 @@ export const mediaMachine = setup({
             src: 'acquireDevice',
             input: ({ context, event }) => {
               assertEvent(event, 'ui.selectDevice')
-              return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId }
+              return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId, capture: context.capture.camera }
             },
             onDone: {
               target: 'ready',
@@ -358,7 +383,7 @@ export const mediaMachine = setup({
         starting: {
           invoke: {
             src: 'acquireScreen',
-            input: ({ context }) => ({ webrtc: context.webrtc }),
+            input: ({ context }) => ({ webrtc: context.webrtc, capture: context.capture.screen }),
             onDone: {
               target: 'on',
               actions: [

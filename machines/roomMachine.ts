@@ -6,6 +6,7 @@ import { NO_TRACKS, type LocalTracks } from './localTracks'
 import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
 import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from './peerMachine'
 import { probeRoom, roomSocket, type SocketEvent } from './roomSocket'
+import { CAPTURE_CONSTRAINTS, UPLINK_BPS, type VideoQuality } from './videoQuality'
 import type { WebRTCImpl } from './webrtc'
 
 export type RoomInput = {
@@ -24,6 +25,9 @@ export type RoomInput = {
   /** Which local media to ask for (default both). */
   media?: { audio: boolean; video: boolean }
   timings?: Partial<PeerTimings>
+  /** The low-bandwidth setting: a smaller camera and uplink (default `standard`). */
+  videoQuality?: VideoQuality
+  /** The uplink budget, overriding the quality's. */
   uplinkBps?: number
   /** Failed attempts to reach the server before `failed` with `unreachable` (default 3). */
   connectAttempts?: number
@@ -42,7 +46,7 @@ export type RoomContext = {
   webrtc: WebRTCImpl
   log: Logger
   timings: Partial<PeerTimings>
-  uplinkBps: number | undefined
+  uplinkBps: number
   connectAttempts: number
   selfId: string | null
   secret: string | null
@@ -268,7 +272,7 @@ export const roomMachine = setup({
       webrtc: input.webrtc,
       log,
       timings: input.timings ?? {},
-      uplinkBps: input.uplinkBps,
+      uplinkBps: input.uplinkBps ?? UPLINK_BPS[input.videoQuality ?? 'standard'],
       connectAttempts: input.connectAttempts ?? 3,
       selfId: input.resume?.id ?? null,
       secret: input.resume?.secret ?? null,
@@ -276,7 +280,10 @@ export const roomMachine = setup({
       maxPeers: null,
       peers: {},
       roster: {},
-      media: spawn('media', { id: 'media', input: { webrtc: input.webrtc, log, want: input.media } }),
+      media: spawn('media', {
+        id: 'media',
+        input: { webrtc: input.webrtc, log, want: input.media, capture: CAPTURE_CONSTRAINTS[input.videoQuality ?? 'standard'] },
+      }),
       localTracks: NO_TRACKS,
       mediaSettled: false,
       presence: { name: input.name.trim().slice(0, 64) || 'Guest', mic: false, camera: false, screen: false },

@@ -18,7 +18,7 @@ afterAll(async () => {
 })
 
 async function joinCall(room: string, name: string): Promise<Participant> {
-  const participant = await openParticipant('chromium', app.roomUrl(room), { name })
+  const participant = await openParticipant('chromium', app.roomUrl(room, { quality: 'low' }), { name })
   await participant.fill('display-name', name)
   await participant.click('join')
   return participant
@@ -35,7 +35,8 @@ describe('the inspector in a three-person call', () => {
     const peerIds = await ada.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((t) => t.dataset.peerId ?? ''))
 
     await ada.click('inspector-toggle')
-    await ada.waitForTestId('inspector')
+    // The panel's chunk loads on first open, and its layout runs then.
+    await ada.waitForTestId('inspector', { timeoutMs: 30_000 })
     for (const actor of ['room', 'media', ...peerIds]) {
       await waitUntil(
         () =>
@@ -70,7 +71,7 @@ describe('the inspector in a three-person call', () => {
       const entries = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="timeline-entry"]')]
       entries.find((e) => e.textContent?.includes('→'))?.click()
     })
-    await ada.waitFor(() => document.querySelector('.snapshot summary')?.textContent?.includes(' at #') === true, 5_000, 'the snapshot at that moment')
+    await ada.waitFor(() => document.querySelector('.snapshot summary')?.textContent?.includes(' at #') === true, 15_000, 'the snapshot at that moment')
   }, 30_000)
 
   it('exports a dump that the /inspect page loads and replays', async () => {
@@ -97,6 +98,6 @@ describe('the inspector in a three-person call', () => {
       setter?.call(scrubber, '0')
       scrubber.dispatchEvent(new Event('input', { bubbles: true }))
     })
-    await viewer.waitFor(() => document.querySelector('output')?.textContent?.startsWith('#') === true, 5_000, 'an earlier moment')
+    await viewer.waitFor(() => document.querySelector('output')?.textContent?.startsWith('#') === true, 15_000, 'an earlier moment')
   }, 90_000)
 })

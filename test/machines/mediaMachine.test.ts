@@ -1,18 +1,24 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createActor, setup, type ActorRefFrom } from 'xstate'
 import { silentLogger } from '../../lib/log'
-import { mediaMachine, type MediaOutputEvent } from '../../machines/mediaMachine'
+import { mediaMachine, type CaptureConstraints, type MediaOutputEvent } from '../../machines/mediaMachine'
 import { nodeWebRTC, type NodeWebRTCOptions } from '../../machines/node/wrtc'
+import { CAPTURE_CONSTRAINTS } from '../../machines/videoQuality'
+import type { WebRTCImpl } from '../../machines/webrtc'
 import { waitUntil } from '../support/wait'
 
 /** A parent that records what the media actor reports, as the room would. */
-function startMedia(devices: NodeWebRTCOptions['devices'] = 'all') {
+function startMedia(devices: NodeWebRTCOptions['devices'] = 'all', options: { webrtc?: WebRTCImpl; capture?: CaptureConstraints } = {}) {
   const reports: MediaOutputEvent[] = []
   const parent = setup({
     types: { events: {} as MediaOutputEvent, context: {} as { media: ActorRefFrom<typeof mediaMachine> } },
     actors: { media: mediaMachine },
   }).createMachine({
-    context: ({ spawn }) => ({ media: spawn('media', { input: { webrtc: nodeWebRTC({ devices, label: 'test' }), log: silentLogger } }) }),
+    context: ({ spawn }) => ({
+      media: spawn('media', {
+        input: { webrtc: options.webrtc ?? nodeWebRTC({ devices, label: 'test' }), log: silentLogger, capture: options.capture },
+      }),
+    }),
     on: { 'media.tracks': { actions: ({ event }) => reports.push(event) } },
   })
   const root = createActor(parent).start()
@@ -113,5 +119,27 @@ describe('mediaMachine', () => {
     await waitUntil(() => media.getSnapshot().matches({ screen: 'off' }), { what: 'screen off' })
     expect(media.getSnapshot().context.tracks.screen).toBeNull()
     expect(reports.at(-1)).toMatchObject({ screen: false })
+  })
+
+  it('asks every camera and screen capture for the low-bandwidth size and frame rate', async () => {
+    const asked: { call: string; constraints: unknown }[] = []
+    const real = nodeWebRTC({ label: 'test' })
+    const webrtc: WebRTCImpl = {
+      ...real,
+      getUserMedia: (constraints) => (asked.push({ call: 'getUserMedia', constraints }), real.getUserMedia(constraints)),
+      getDisplayMedia: (options) => (asked.push({ call: 'getDisplayMedia', constraints: options }), real.getDisplayMedia(options)),
+    }
+    const low = CAPTURE_CONSTRAINTS.low
+    const { media } = startMedia('all', { webrtc, capture: low })
+    await waitUntil(() => devicesState(media) === 'ready')
+    media.send({ type: 'ui.selectDevice', kind: 'videoinput', deviceId: 'synthetic-camera' })
+    await waitUntil(() => asked.length === 2 && devicesState(media) === 'ready', { what: 'the device switch' })
+    media.send({ type: 'ui.startScreen' })
+    await waitUntil(() => media.getSnapshot().context.tracks.screen !== null, { what: 'the screen share' })
+    expect(asked).toEqual([
+      { call: 'getUserMedia', constraints: { audio: true, video: low.camera } },
+      { call: 'getUserMedia', constraints: { video: { ...low.camera, deviceId: { exact: 'synthetic-camera' } } } },
+      { call: 'getDisplayMedia', constraints: { video: low.screen, audio: false } },
+    ])
   })
 })

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
+import type { LogRecord } from '../../lib/log'
 import { freePort } from './roomServer'
 
 export type AppServer = {
@@ -18,6 +19,8 @@ export type AppServer = {
   roomUrl(room: string, query?: Record<string, string>): string
   /** Everything the server printed, for failure messages. */
   output(): string
+  /** The room server's structured log lines so far (its `lib/log` JSON), oldest first. */
+  records(): LogRecord[]
   /** Stops the server (its whole process group) and deletes its storage. */
   stop(): Promise<void>
 }
@@ -221,8 +224,24 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
     port,
     roomUrl: (room, q) => `${origin}/r/${encodeURIComponent(room)}${query(q)}`,
     output: () => log,
+    records: () => parseRecords(log),
     stop,
   }
+}
+
+/** The JSON log lines in partykit's output, which also holds its own banner and workerd's lines. */
+function parseRecords(output: string): LogRecord[] {
+  const records: LogRecord[] = []
+  for (const line of output.split('\n')) {
+    const start = line.indexOf('{"level"')
+    if (start < 0) continue
+    try {
+      records.push(JSON.parse(line.slice(start)) as LogRecord)
+    } catch {
+      // a line cut by the output's size cap
+    }
+  }
+  return records
 }
 
 /**

@@ -24,7 +24,9 @@ export type RawPage = { kind: 'chromium'; page: ChromiumPage } | { kind: 'firefo
 
 export const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts/', import.meta.url))
 
-const DEFAULT_TIMEOUT_MS = 10_000
+// A deadline for a step that is expected to succeed, not a speed claim: a
+// page decoding three videos in software can be slow to answer a click.
+const DEFAULT_TIMEOUT_MS = 20_000
 const VIEWPORT = { width: 1280, height: 720 }
 const MAX_LOG_LINES = 2_000
 

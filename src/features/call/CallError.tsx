@@ -49,7 +49,7 @@ export function CallError() {
 
 export function LeftScreen() {
   return (
-    <main className="page center">
+    <main className="page center" data-testid="left">
       <h1>You left the call</h1>
       <ReloadOrHome reloadLabel="Rejoin" />
     </main>

@@ -11,6 +11,7 @@ import { watchStats } from '../../../machines/inspect/watchStats'
 import { createInspection, RecorderContext, useRecorder } from '../inspector/inspection'
 import { InCall } from './InCall'
 import { loadResume, saveResume } from './resume'
+import { loadVideoQuality } from './videoQuality'
 
 /** `/r/:room`: the lobby, then the call, for one room. */
 export function CallPage({ room, config }: { room: string; config: AppConfig }) {
@@ -22,6 +23,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
       name: loadName(),
       token: new URLSearchParams(location.search).get('token') ?? undefined,
       resume: loadResume(room),
+      videoQuality: loadVideoQuality(location.search),
       webrtc: browserWebRTC(),
       log: createLogger({ level: logLevel() }),
     }),
