@@ -111,8 +111,9 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
 
   const changed = () => {
     version++
-    // One notification per task, however many events a macrostep had.
-    if (notifyQueued) return
+    // One notification per task, however many events a macrostep had; none
+    // while the panel is closed (the usual case: stats arrive every second).
+    if (notifyQueued || listeners.size === 0) return
     notifyQueued = true
     queueMicrotask(() => {
       notifyQueued = false

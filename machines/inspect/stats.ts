@@ -54,13 +54,46 @@ const KEPT_TYPES = new Set([
 ])
 
 /**
+ * The members {@link sampleFrom} reads. A full inbound-rtp stat has some
+ * fifty; copying only these keeps a poll of every peer each second cheap.
+ */
+const KEPT_KEYS = [
+  'id',
+  'type',
+  'kind',
+  'mediaType',
+  'bytesSent',
+  'bytesReceived',
+  'framesDecoded',
+  'packetsReceived',
+  'packetsLost',
+  'jitter',
+  'roundTripTime',
+  'currentRoundTripTime',
+  'selectedCandidatePairId',
+  'nominated',
+  'selected',
+  'state',
+  'localCandidateId',
+  'remoteCandidateId',
+  'candidateType',
+  'protocol',
+  'address',
+  'ip',
+  'port',
+] as const
+
+/**
  * Keeps the stats {@link sampleFrom} reads from a report, as plain objects
  * (an `RTCStatsReport` is a live-looking maplike; the copies are data).
  */
 export function toSnapshot(report: RTCStatsReport | Map<string, unknown>, t: number): StatsSnapshot {
   const stats = new Map<string, Stat>()
   report.forEach((value: unknown, id: string) => {
-    if (isStat(value) && typeof value.type === 'string' && KEPT_TYPES.has(value.type)) stats.set(id, { ...value })
+    if (!isStat(value) || typeof value.type !== 'string' || !KEPT_TYPES.has(value.type)) return
+    const copy: Stat = {}
+    for (const key of KEPT_KEYS) if (value[key] !== undefined) copy[key] = value[key]
+    stats.set(id, copy)
   })
   return { t, stats }
 }

@@ -1,42 +1,47 @@
 import { useEffect, useState } from 'react'
+import { watchAudioLevel } from './audioLevel'
 
-let shared: AudioContext | null = null
-function audioContext(): AudioContext | null {
-  if (typeof AudioContext === 'undefined') return null
-  shared ??= new AudioContext()
-  if (shared.state === 'suspended') void shared.resume().catch(() => undefined)
-  return shared
-}
+/** The level above which a tile shows its speaking ring. */
+export const SPEAKING_LEVEL = 0.08
 
 /**
  * The loudness (0 to 1) of a stream's audio, sampled ten times a second,
- * for the microphone meter and the speaking indicator. The value is view
- * state: it comes from the media, not from any machine.
+ * for the lobby's microphone meter: the component renders at every sample,
+ * so use {@link useSpeaking} where only "speaking or not" shows. The value is
+ * view state: it comes from the media, not from any machine.
  */
 export function useAudioLevel(stream: MediaStream | null, version?: unknown): number {
   const [level, setLevel] = useState(0)
   useEffect(() => {
     const track = stream?.getAudioTracks()[0]
-    const context = track ? audioContext() : null
-    if (!stream || !track || !context) {
-      setLevel(0)
-      return
-    }
-    const source = context.createMediaStreamSource(new MediaStream([track]))
-    const analyser = context.createAnalyser()
-    analyser.fftSize = 512
-    source.connect(analyser)
-    const samples = new Float32Array(analyser.fftSize)
-    const timer = setInterval(() => {
-      analyser.getFloatTimeDomainData(samples)
-      let sum = 0
-      for (const sample of samples) sum += sample * sample
-      setLevel(Math.min(1, Math.sqrt(sum / samples.length) * 4))
-    }, 100)
-    return () => {
-      clearInterval(timer)
-      source.disconnect()
-    }
+    const stop = track ? watchAudioLevel(track, setLevel) : null
+    if (!stop) setLevel(0)
+    return () => stop?.()
   }, [stream, version])
   return level
+}
+
+/**
+ * Whether a stream's audio is above {@link SPEAKING_LEVEL}, sampled ten
+ * times a second. The state changes only when the answer does, so a tile
+ * re-renders when someone starts or stops speaking, not at every sample.
+ */
+export function useSpeaking(stream: MediaStream | null, version?: unknown): boolean {
+  const [speaking, setSpeaking] = useState(false)
+  useEffect(() => {
+    const track = stream?.getAudioTracks()[0]
+    // Null until the first sample, so a new track's first answer always lands.
+    let last: boolean | null = null
+    const stop = track
+      ? watchAudioLevel(track, (level) => {
+          const now = level > SPEAKING_LEVEL
+          if (now === last) return
+          last = now
+          setSpeaking(now)
+        })
+      : null
+    if (!stop) setSpeaking(false)
+    return () => stop?.()
+  }, [stream, version])
+  return speaking
 }

@@ -2,11 +2,10 @@ import { useSelector } from '@xstate/react'
 import type { ActorRefFrom } from 'xstate'
 import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
-import { useAudioLevel } from '../../shared/useAudioLevel'
+import { useSpeaking } from '../../shared/useAudioLevel'
 import { initials } from '../lobby/Lobby'
 import { CallContext, peerTag } from './callContext'
 
-const SPEAKING = 0.08
 type PeerRef = ActorRefFrom<typeof peerMachine>
 
 export function LocalTile() {
@@ -15,9 +14,9 @@ export function LocalTile() {
   const stream = useSelector(media, (s) => s.context.tracks.stream)
   const videoId = useSelector(media, (s) => s.context.tracks.video?.id ?? null)
   const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
-  const level = useAudioLevel(presence.mic ? stream : null, audioId)
+  const speaking = useSpeaking(presence.mic ? stream : null, audioId)
   return (
-    <article className={`tile local${level > SPEAKING ? ' speaking' : ''}`} data-testid="local-tile" aria-label={`You (${presence.name})`}>
+    <article className={`tile local${speaking ? ' speaking' : ''}`} data-testid="local-tile" aria-label={`You (${presence.name})`}>
       {presence.camera ? (
         <MediaVideo stream={stream} version={videoId} label="Your camera" mirrored />
       ) : (
@@ -45,12 +44,12 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
   const tracks = useSelector(peer, (s) => s.context.remoteTracks, sameTracks)
   const reason = useSelector(peer, (s) => s.context.failure?.message ?? null)
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
-  const level = useAudioLevel(tracks.audio ? stream : null, tracks.audio)
+  const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
   const name = presence?.name ?? 'Someone'
   const showVideo = tracks.video && presence?.camera !== false
   return (
     <article
-      className={`tile remote state-${tag}${level > SPEAKING && presence?.mic ? ' speaking' : ''}`}
+      className={`tile remote state-${tag}${speaking && presence?.mic ? ' speaking' : ''}`}
       data-testid="remote-tile"
       data-peer-id={peerId}
       data-state={tag}

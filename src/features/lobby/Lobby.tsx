@@ -5,6 +5,16 @@ import { useAudioLevel } from '../../shared/useAudioLevel'
 import { CallContext } from '../call/callContext'
 import { loadName, saveName } from './displayName'
 
+/** Its own component: it renders at every sample, and the rest of the lobby need not. */
+function MicMeter({ stream, version }: { stream: MediaStream | null; version: string | null }) {
+  const percent = Math.round(useAudioLevel(stream, version) * 100)
+  return (
+    <div className="meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+      <span style={{ transform: `scaleX(${percent / 100})` }} />
+    </div>
+  )
+}
+
 /** Camera preview, microphone meter, device pickers and a name, before joining. */
 export function Lobby() {
   const call = CallContext.useActorRef()
@@ -17,7 +27,6 @@ export function Lobby() {
   const devices = useSelector(media, (s) => s.context.devices)
   const problem = useSelector(media, (s) => s.context.problem)
   const acquiring = useSelector(media, (s) => s.matches({ devices: 'acquiring' }) || s.matches({ devices: 'switching' }))
-  const level = useAudioLevel(stream, audioId)
   const [name, setName] = useState(loadName)
 
   const join = (event: FormEvent) => {
@@ -44,9 +53,7 @@ export function Lobby() {
               {initials(name)}
             </div>
           )}
-          <div className="meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(level * 100)}>
-            <span style={{ width: `${Math.round(level * 100)}%` }} />
-          </div>
+          <MicMeter stream={stream} version={audioId} />
           {acquiring && <p className="hint">Opening your camera and microphone…</p>}
           {problem && (
             <div className="notice" role="status">
