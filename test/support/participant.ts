@@ -123,14 +123,22 @@ function sharedFirefox(): Promise<FirefoxBrowser> {
   return launched.firefox
 }
 
+/**
+ * Scripts run by tsx (esbuild with keepNames) wrap named functions in
+ * `__name()`, and a function sent to a page carries those calls with it.
+ */
+const NAME_SHIM = 'globalThis.__name = (f) => f'
+
 async function newDriver(kind: BrowserKind): Promise<Driver> {
   if (kind === 'chromium') {
     const context = await (await sharedChromium()).newContext({ viewport: VIEWPORT })
+    await context.addInitScript({ content: NAME_SHIM })
     return chromiumDriver(context, await context.newPage())
   }
   const context = await (await sharedFirefox()).createBrowserContext()
   // A window, not a tab: Firefox hides background tabs and throttles their timers to ~1 Hz.
   const page = await context.newPage({ type: 'window' })
+  await page.evaluateOnNewDocument(NAME_SHIM)
   await page.setViewport(VIEWPORT)
   return firefoxDriver(context, page)
 }
