@@ -47,9 +47,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default'],
     setupFiles: ['test/support/exitCleanly.ts'],
-    benchmark: { include: ['test/bench/**/*.bench.ts'] },
+    // Only the unit layer runs benchmarks (`npm run bench`), and once.
+    benchmark: { include: [] },
     projects: [
-      layer('unit', LAYERS.unit, 1),
+      layer('unit', LAYERS.unit, 1, { benchmark: { include: ['test/bench/**/*.bench.ts'] } }),
       layer('server', LAYERS.server, 1),
       layer('libwebrtc', LAYERS.libwebrtc, 1),
       layer('model', LAYERS.model, 1),
