@@ -14,13 +14,13 @@ export function watchStats(call: ActorRefFrom<typeof roomMachine>, recorder: Rec
     const peers = call.getSnapshot().context.peers
     for (const [peerId, poll] of polls) {
       const ref = peers[peerId]
-      if (!ref || ref.getSnapshot().context.pc !== poll.pc) {
+      if (!ref || ref.getSnapshot().context.link.pc !== poll.pc) {
         poll.stop()
         polls.delete(peerId)
       }
     }
     for (const [peerId, ref] of Object.entries(peers)) {
-      const pc = ref.getSnapshot().context.pc
+      const pc = ref.getSnapshot().context.link.pc
       if (polls.has(peerId)) continue
       polls.set(peerId, { pc, stop: pollStats(pc, (sample) => recorder.recordStats(peerId, sample), intervalMs) })
     }

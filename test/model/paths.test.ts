@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { createTestModel } from 'xstate/graph'
 import type { LocalTracks } from '../../machines/localTracks'
 import { nodeWebRTC } from '../../machines/node/wrtc'
-import { peerMachine, type PeerTimings } from '../../machines/peerMachine'
+import type { PeerTimings } from '../../machines/peer/types'
+import { peerMachine } from '../../machines/peerMachine'
 import type { WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 import { createPeerPair, type Side } from '../support/peerPair'
@@ -235,9 +236,9 @@ function describePair(pair: Pair) {
     const { context, value } = at(pair, s)
     return {
       value,
-      signalingState: context.pc.signalingState,
-      connectionState: context.pc.connectionState,
-      remoteTracks: context.remoteTracks,
+      signalingState: context.link.pc.signalingState,
+      connectionState: context.link.pc.connectionState,
+      remoteTracks: context.link.remoteTracks,
       errors: context.errors,
       inFlight: pair.queues[s].map((m) => (m.kind === 'description' ? m.description.type : m.kind)),
     }
@@ -260,7 +261,7 @@ function signature(pair: Pair): string {
   return JSON.stringify(
     (['a', 'b'] as const).map((s) => {
       const { value, context } = at(pair, s)
-      return [value, context.pc.signalingState, context.pc.iceGatheringState, pair.sent[s].length, pair.queues[s].length]
+      return [value, context.link.pc.signalingState, context.link.pc.iceGatheringState, pair.sent[s].length, pair.queues[s].length]
     }),
   )
 }
@@ -289,7 +290,7 @@ async function quietly(pair: Pair, check: () => boolean, what: string): Promise<
  */
 function atRest(pair: Pair): boolean {
   return (['a', 'b'] as const).every((s) => {
-    const { pc } = at(pair, s).context
+    const { pc } = at(pair, s).context.link
     const consistent =
       ((inNegotiation(pair, s, 'stable') || inNegotiation(pair, s, 'waitingForOffer')) && pc.signalingState === 'stable') ||
       (inNegotiation(pair, s, 'awaitingAnswer') && pc.signalingState === 'have-local-offer')
@@ -298,7 +299,7 @@ function atRest(pair: Pair): boolean {
 }
 
 const sending = (tracks: LocalTracks) => ({ audio: tracks.audio !== null, video: tracks.video !== null, screen: tracks.screen !== null })
-const mids = (pair: Pair, side: Side) => at(pair, side).context.pc.getTransceivers().map((t) => t.mid)
+const mids = (pair: Pair, side: Side) => at(pair, side).context.link.pc.getTransceivers().map((t) => t.mid)
 const descriptions = (pair: Pair, side: Side) => pair.sent[side].filter((m) => m.kind === 'description').length
 
 /** Both sides stable, connected, with an open channel, the same transceivers, and receiving what the other sends. */
@@ -308,10 +309,10 @@ function converged(pair: Pair): boolean {
     const snapshot = at(pair, s)
     return (
       inNegotiation(pair, s, 'stable') &&
-      snapshot.context.pc.signalingState === 'stable' &&
+      snapshot.context.link.pc.signalingState === 'stable' &&
       snapshot.hasTag('connected') &&
       snapshot.matches({ active: { channel: 'open' } }) &&
-      JSON.stringify(snapshot.context.remoteTracks) === JSON.stringify(sending(at(pair, remote).context.localTracks)) &&
+      JSON.stringify(snapshot.context.link.remoteTracks) === JSON.stringify(sending(at(pair, remote).context.localTracks)) &&
       JSON.stringify(mids(pair, s)) === JSON.stringify(mids(pair, remote)) &&
       pair.queues[s].length === 0
     )
@@ -476,11 +477,11 @@ async function checkPath(run: Run, path: Path): Promise<void> {
   const context = { a: at(pair, 'a').context, b: at(pair, 'b').context }
   for (const [s, r] of [['a', 'b'], ['b', 'a']] as const) {
     expect(inNegotiation(pair, s, 'stable'), `${s} negotiation stable after ${name(path)}`).toBe(true)
-    expect(context[s].pc.signalingState, `${s} signalingState after ${name(path)}`).toBe('stable')
+    expect(context[s].link.pc.signalingState, `${s} signalingState after ${name(path)}`).toBe('stable')
     expect(at(pair, s).hasTag('connected'), `${s} connected after ${name(path)}`).toBe(true)
-    expect(context[s].channel.readyState, `${s} data channel after ${name(path)}`).toBe('open')
+    expect(context[s].link.channel.readyState, `${s} data channel after ${name(path)}`).toBe('open')
     expect(mids(pair, s), `${s} transceivers after ${name(path)}`).toEqual(mids(pair, r))
-    expect(context[s].remoteTracks, `what ${s} receives after ${name(path)}`).toEqual(sending(context[r].localTracks))
+    expect(context[s].link.remoteTracks, `what ${s} receives after ${name(path)}`).toEqual(sending(context[r].localTracks))
     expect(context[s].errors, `${s} errors after ${name(path)}`).toEqual([])
   }
   expect(context[POLITE].polite).toBe(true)
