@@ -1,7 +1,7 @@
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendParent, sendTo, setup } from 'xstate'
 import type { Logger } from '../lib/log'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
-import type { WebRTCImpl } from './webrtc'
+import type { DeviceInfoLike, MediaStreamLike, MediaStreamTrackLike, WebRTCImpl } from './webrtc'
 
 export type MediaInput = {
   webrtc: WebRTCImpl
@@ -29,7 +29,7 @@ export type MediaContext = {
   audioDeviceId: string | null
   videoDeviceId: string | null
   capture: CaptureConstraints
-  devices: MediaDeviceInfo[]
+  devices: DeviceInfoLike[]
   problem: MediaProblem | null
 }
 
@@ -40,7 +40,7 @@ export type MediaEvent =
   | { type: 'ui.startScreen' }
   | { type: 'ui.stopScreen' }
   | { type: 'ui.retryMedia' }
-  | { type: 'track.ended'; track: MediaStreamTrack }
+  | { type: 'track.ended'; track: MediaStreamTrackLike }
   /** Stop every local track: the call is over. */
   | { type: 'media.release' }
 
@@ -75,7 +75,7 @@ class MediaError extends Error {
  * Stops a capture that arrived after its actor was stopped (the person left
  * while the camera was opening): nobody else would ever stop it.
  */
-function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
+function cancellable(stream: MediaStreamLike, signal: AbortSignal): MediaStreamLike {
   if (signal.aborted) {
     for (const track of stream.getTracks()) track.stop()
     throw new MediaError('unavailable', 'Cancelled.')
@@ -88,7 +88,7 @@ function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
  * camera should not cost the microphone. Permission refused stops at once.
  */
 export const acquireMedia = fromPromise<
-  { stream: MediaStream; audio: MediaStreamTrack | null; video: MediaStreamTrack | null; devices: MediaDeviceInfo[] },
+  { stream: MediaStreamLike; audio: MediaStreamTrackLike | null; video: MediaStreamTrackLike | null; devices: DeviceInfoLike[] },
   {
     webrtc: WebRTCImpl
     want: { audio: boolean; video: boolean }
@@ -134,7 +134,7 @@ function cameraConstraints(deviceId: string | null, capture: MediaTrackConstrain
 
 /** One track from a chosen device, to replace the current one. */
 export const acquireDevice = fromPromise<
-  MediaStreamTrack,
+  MediaStreamTrackLike,
   { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string; capture: MediaTrackConstraints | null }
 >(async ({ input, signal }) => {
   const stream = cancellable(
@@ -151,7 +151,7 @@ export const acquireDevice = fromPromise<
 })
 
 export const acquireScreen = fromPromise<
-  { stream: MediaStream; track: MediaStreamTrack },
+  { stream: MediaStreamLike; track: MediaStreamTrackLike },
   { webrtc: WebRTCImpl; capture: MediaTrackConstraints | null }
 >(
   async ({ input, signal }) => {
@@ -169,8 +169,8 @@ export const acquireScreen = fromPromise<
  * without running their exit actions, and a live camera must not outlive
  * the call.
  */
-export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrack[] } | { type: 'releaseAll' }>(({ receive }) => {
-  const owned = new Set<MediaStreamTrack>()
+export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrackLike[] } | { type: 'releaseAll' }>(({ receive }) => {
+  const owned = new Set<MediaStreamTrackLike>()
   const stopAll = () => {
     for (const track of owned) track.stop()
     owned.clear()
@@ -185,7 +185,7 @@ export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrack[]
 /** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
 export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
   const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter(
-    (t): t is MediaStreamTrack => t !== null,
+    (t): t is MediaStreamTrackLike => t !== null,
   )
   const listeners = live.map((track) => {
     const listener = () => sendBack({ type: 'track.ended', track })
@@ -259,7 +259,7 @@ export const mediaMachine = setup({
     stopAll: sendTo('owner', { type: 'releaseAll' }),
     own: sendTo('owner', ({ context }) => ({
       type: 'own' as const,
-      tracks: [context.tracks.audio, context.tracks.video, context.tracks.screen].filter((t): t is MediaStreamTrack => t !== null),
+      tracks: [context.tracks.audio, context.tracks.video, context.tracks.screen].filter((t): t is MediaStreamTrackLike => t !== null),
     })),
   },
 }).createMachine({

@@ -1,5 +1,6 @@
 import type { ActorRefFrom } from 'xstate'
 import type { roomMachine } from '../roomMachine'
+import type { PeerConnectionLike } from '../webrtc'
 import type { Recorder } from './recorder'
 import { pollStats } from './stats'
 
@@ -9,7 +10,7 @@ import { pollStats } from './stats'
  * the samples to the recorder. Returns a function that stops it all.
  */
 export function watchStats(call: ActorRefFrom<typeof roomMachine>, recorder: Recorder, intervalMs = 1_000): () => void {
-  const polls = new Map<string, { pc: RTCPeerConnection; stop: () => void }>()
+  const polls = new Map<string, { pc: PeerConnectionLike; stop: () => void }>()
   const sync = () => {
     const peers = call.getSnapshot().context.peers
     for (const [peerId, poll] of polls) {

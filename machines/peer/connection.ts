@@ -6,7 +6,7 @@
 import { CHANNEL_ID, CHANNEL_LABEL, type ChannelMessage } from '../../protocol/channel'
 import type { LocalTracks } from '../localTracks'
 import { addLocalTracks, iceUfrags } from '../peerMedia'
-import type { WebRTCImpl } from '../webrtc'
+import type { PeerConnectionLike, WebRTCImpl } from '../webrtc'
 import type { Link, PeerContext, Signaling } from './types'
 
 let lastSession = 0
@@ -57,7 +57,7 @@ export function createSignaling(): Signaling {
 }
 
 /** The ICE ufrags of the remote descriptions applied (current and pending). */
-export function remoteUfrags(pc: RTCPeerConnection): string[] {
+export function remoteUfrags(pc: PeerConnectionLike): string[] {
   return [...iceUfrags(pc.currentRemoteDescription?.sdp), ...iceUfrags(pc.pendingRemoteDescription?.sdp)]
 }
 

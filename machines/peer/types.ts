@@ -19,7 +19,7 @@ import {
   type TaskResult,
 } from '../peerConnectionActors'
 import type { RemoteTracks, Senders } from '../peerMedia'
-import type { WebRTCImpl } from '../webrtc'
+import type { DataChannelLike, MediaStreamLike, PeerConnectionLike, WebRTCImpl } from '../webrtc'
 
 /** Timings of the peer machine; every one is a named delay, so tests can shorten them. */
 export type PeerTimings = {
@@ -108,11 +108,11 @@ export type PeerFailure = { reason: 'ice-failed'; message: string }
  * and only ever replaced whole: a new connection starts from nothing.
  */
 export type Link = {
-  pc: RTCPeerConnection
-  channel: RTCDataChannel
+  pc: PeerConnectionLike
+  channel: DataChannelLike
   senders: Senders
-  remoteStream: MediaStream
-  remoteScreen: MediaStream
+  remoteStream: MediaStreamLike
+  remoteScreen: MediaStreamLike
   /** The mid of the remote's screen-share transceiver, as its last description said. */
   remoteScreenMid: string | null
   trackStreams: Record<string, string | null>

@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'react'
+import type { MediaStreamLike } from '../../machines/webrtc'
+import { domStream } from './MediaView'
 
 let shared: AudioContext | null = null
 function audioContext(): AudioContext | null {
@@ -13,10 +15,10 @@ function audioContext(): AudioContext | null {
  * for the microphone meter and the speaking indicator. The value is view
  * state: it comes from the media, not from any machine.
  */
-export function useAudioLevel(stream: MediaStream | null, version?: unknown): number {
+export function useAudioLevel(stream: MediaStreamLike | null, version?: unknown): number {
   const [level, setLevel] = useState(0)
   useEffect(() => {
-    const track = stream?.getAudioTracks()[0]
+    const track = domStream(stream)?.getAudioTracks()[0]
     const context = track ? audioContext() : null
     if (!stream || !track || !context) {
       setLevel(0)

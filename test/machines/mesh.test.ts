@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LogRecord } from '../../lib/log'
 import { iceUfrags } from '../../machines/peerMedia'
 import { isFullyConnected, report, startBot, stopBot, type Bot, type BotOptions } from '../../machines/node/bots'
-import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/wrtc'
+import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/syntheticMedia'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { waitUntil } from '../support/wait'
 

@@ -16,7 +16,7 @@ import { isPolite } from '../../machines/peer/connection'
 import { signalEvent } from '../../machines/peer/session'
 import type { PeerEvent, PeerInput, PeerOutputEvent, PeerTimings } from '../../machines/peer/types'
 import { peerMachine } from '../../machines/peerMachine'
-import type { WebRTCImpl } from '../../machines/webrtc'
+import type { MediaStreamLike, MediaStreamTrackLike, WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 import { createSimulatedNetwork } from '../support/simulatedWebRTC'
 
@@ -31,7 +31,7 @@ export type Backend = {
   name: 'simulated' | 'libwebrtc'
   webrtc(id: string): WebRTCImpl
   /** A camera-and-microphone stream and a screen stream for one participant. */
-  sources(webrtc: WebRTCImpl): Promise<{ camera: MediaStream; screen: MediaStream }>
+  sources(webrtc: WebRTCImpl): Promise<{ camera: MediaStreamLike; screen: MediaStreamLike }>
   /** Runs until nothing is pending; `state` fingerprints the mesh for backends that must poll. */
   settle(state: () => string): Promise<void>
   /** Lets `count` tasks run (queued WebRTC work and events), each followed by its microtasks. */
@@ -125,7 +125,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * `elapse` is real time too (capped), so ICE gets to run while timers fire.
  */
 export function libwebrtcBackend(): Backend {
-  const tracks: MediaStreamTrack[] = []
+  const tracks: MediaStreamTrackLike[] = []
   return {
     name: 'libwebrtc',
     webrtc: (id) => nodeWebRTC({ label: id, width: 160, height: 120, fps: 5 }),
@@ -220,8 +220,8 @@ const NO_MEDIA: MediaFlags = { audio: false, video: false, screen: false }
 type Participant = {
   id: string
   webrtc: WebRTCImpl
-  camera: MediaStream
-  screen: MediaStream
+  camera: MediaStreamLike
+  screen: MediaStreamLike
   media: MediaFlags
   /** Null while away (between `leave` and `join`). */
   root: Actor<ReturnType<typeof participantMachine>> | null

@@ -6,7 +6,7 @@ import type { LocalTracks } from '../../machines/localTracks'
 import { nodeWebRTC } from '../../machines/node/wrtc'
 import type { PeerTimings } from '../../machines/peer/types'
 import { peerMachine } from '../../machines/peerMachine'
-import type { WebRTCImpl } from '../../machines/webrtc'
+import type { MediaStreamTrackLike, PeerConnectionLike, WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 import { createPeerPair, type Side } from '../support/peerPair'
 import { createSimulatedNetwork, type SimulatedNetwork } from '../support/simulatedWebRTC'
@@ -217,7 +217,7 @@ function simulated(index: number, path: Path): Backend {
   }
 }
 
-async function camera(webrtc: WebRTCImpl, live: MediaStreamTrack[]): Promise<LocalTracks> {
+async function camera(webrtc: WebRTCImpl, live: MediaStreamTrackLike[]): Promise<LocalTracks> {
   const stream = await webrtc.getUserMedia({ audio: true, video: true })
   live.push(...stream.getTracks())
   return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
@@ -331,7 +331,7 @@ type Run = {
   /** Everything delivered from each side, in order: what the room replays from. */
   delivered: Record<Side, SignalData[]>
   /** Tracks to stop when the path is done. */
-  tracks: MediaStreamTrack[]
+  tracks: MediaStreamTrackLike[]
 }
 
 /** Delivers the next description from `from` with the candidates before it and after it (up to the next description). */
@@ -427,7 +427,7 @@ async function perform(run: Run, step: Step): Promise<void> {
 /** Runs `path` on a new pair, recording the peer machine's coverage under `label`. */
 async function runPath(backend: Backend, path: Path, label: string = backend.name): Promise<void> {
   const webrtc = { a: backend.webrtc('a'), b: backend.webrtc('b') }
-  const tracks: MediaStreamTrack[] = []
+  const tracks: MediaStreamTrackLike[] = []
   const pair = createPeerPair({
     webrtc,
     tracks: { a: await camera(webrtc.a, tracks), b: await camera(webrtc.b, tracks) },
@@ -553,14 +553,14 @@ describe('the pair model on the simulated network, where ICE really fails', () =
 /** An operation of the connection that rejects once, the first time `when` holds. */
 type Fault = {
   op: 'setLocalDescription' | 'setRemoteDescription' | 'addIceCandidate'
-  when: (pc: RTCPeerConnection, argument: { type?: string; candidate?: string } | null | undefined) => boolean
+  when: (pc: PeerConnectionLike, argument: { type?: string; candidate?: string } | null | undefined) => boolean
   error: DOMException
 }
 
 /** `impl` whose connections reject each fault's operation once; `fired` lists those that did. */
 function faulty(impl: WebRTCImpl, faults: Fault[]): { impl: WebRTCImpl; fired: Fault[] } {
   const fired: Fault[] = []
-  const strike = (pc: RTCPeerConnection, op: Fault['op'], argument: Parameters<Fault['when']>[1]) => {
+  const strike = (pc: PeerConnectionLike, op: Fault['op'], argument: Parameters<Fault['when']>[1]) => {
     const fault = faults.find((f) => f.op === op && !fired.includes(f) && f.when(pc, argument))
     if (!fault) return null
     fired.push(fault)
@@ -625,7 +625,7 @@ const FAULTS: { name: string; side: Side; fault: Fault; where: string }[] = [
 describe('faults: an operation of the connection fails once, on libwebrtc', () => {
   for (const { name: title, side, fault, where } of FAULTS) {
     it(title, async () => {
-      const tracks: MediaStreamTrack[] = []
+      const tracks: MediaStreamTrackLike[] = []
       const real = nodeSides()
       const broken = faulty(real[side], [fault])
       const webrtc = { ...real, [side]: broken.impl }
