@@ -87,8 +87,11 @@ function cancellable(stream: MediaStreamLike, signal: AbortSignal): MediaStreamL
  * getUserMedia for what is wanted, falling back to fewer kinds: a missing
  * camera should not cost the microphone. Permission refused stops at once.
  */
+/** What the camera and microphone gave. */
+export type AcquiredMedia = { stream: MediaStreamLike; audio: MediaStreamTrackLike | null; video: MediaStreamTrackLike | null; devices: DeviceInfoLike[] }
+
 export const acquireMedia = fromPromise<
-  { stream: MediaStreamLike; audio: MediaStreamTrackLike | null; video: MediaStreamTrackLike | null; devices: DeviceInfoLike[] },
+  AcquiredMedia,
   {
     webrtc: WebRTCImpl
     want: { audio: boolean; video: boolean }
@@ -256,6 +259,37 @@ export const mediaMachine = setup({
         },
       }
     }),
+    takeMedia: assign(({ context }, acquired: AcquiredMedia) => ({
+      tracks: { ...context.tracks, stream: acquired.stream, audio: acquired.audio, video: acquired.video },
+      devices: acquired.devices,
+      problem: null,
+    })),
+    reportDenied: assign({ problem: { reason: 'denied', message: 'Camera and microphone permission was refused.' } }),
+    reportUnavailable: assign({ problem: { reason: 'unavailable', message: 'No camera or microphone was found.' } }),
+    takeDevice: enqueueActions(({ context, enqueue }, { track }: { track: MediaStreamTrackLike }) => {
+      const isAudio = track.kind === 'audio'
+      const old = isAudio ? context.tracks.audio : context.tracks.video
+      track.enabled = isAudio ? context.micEnabled : context.cameraEnabled
+      const stream = context.tracks.stream
+      if (stream) {
+        if (old) stream.removeTrack(old)
+        stream.addTrack(track)
+      }
+      old?.stop()
+      enqueue.assign({
+        tracks: { ...context.tracks, [isAudio ? 'audio' : 'video']: track },
+        [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
+      })
+    }),
+    logSwitchFailed: ({ context }, { error }: { error: unknown }) => context.log.warn('device switch failed', { error: String(error) }),
+    takeScreen: assign(({ context }, screen: { stream: MediaStreamLike; track: MediaStreamTrackLike }) => ({
+      tracks: { ...context.tracks, screen: screen.track, screenStream: screen.stream },
+    })),
+    logScreenNotStarted: ({ context }, { error }: { error: unknown }) => context.log.info('screen share not started', { error: String(error) }),
+    stopScreen: enqueueActions(({ context, enqueue }) => {
+      context.tracks.screen?.stop()
+      enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
+    }),
     stopAll: sendTo('owner', { type: 'releaseAll' }),
     own: sendTo('owner', ({ context }) => ({
       type: 'own' as const,
@@ -300,28 +334,10 @@ export const mediaMachine = setup({
               videoDeviceId: context.videoDeviceId,
               capture: context.capture.camera,
             }),
-            onDone: {
-              target: 'ready',
-              actions: [
-                assign(({ context, event }) => ({
-                  tracks: { ...context.tracks, stream: event.output.stream, audio: event.output.audio, video: event.output.video },
-                  devices: event.output.devices,
-                  problem: null,
-                })),
-                'own',
-                'notify',
-              ],
-            },
+            onDone: { target: 'ready', actions: [{ type: 'takeMedia', params: ({ event }) => event.output }, 'own', 'notify'] },
             onError: [
-              {
-                guard: 'isDenied',
-                target: 'denied',
-                actions: assign({ problem: { reason: 'denied', message: 'Camera and microphone permission was refused.' } }),
-              },
-              {
-                target: 'unavailable',
-                actions: assign({ problem: { reason: 'unavailable', message: 'No camera or microphone was found.' } }),
-              },
+              { guard: 'isDenied', target: 'denied', actions: 'reportDenied' },
+              { target: 'unavailable', actions: 'reportUnavailable' },
             ],
           },
         },
@@ -340,33 +356,8 @@ export const mediaMachine = setup({
               assertEvent(event, 'ui.selectDevice')
               return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId, capture: context.capture.camera }
             },
-            onDone: {
-              target: 'ready',
-              actions: [
-                enqueueActions(({ context, event, enqueue }) => {
-                  const track = event.output
-                  const isAudio = track.kind === 'audio'
-                  const old = isAudio ? context.tracks.audio : context.tracks.video
-                  track.enabled = isAudio ? context.micEnabled : context.cameraEnabled
-                  const stream = context.tracks.stream
-                  if (stream) {
-                    if (old) stream.removeTrack(old)
-                    stream.addTrack(track)
-                  }
-                  old?.stop()
-                  enqueue.assign({
-                    tracks: { ...context.tracks, [isAudio ? 'audio' : 'video']: track },
-                    [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
-                  })
-                }),
-                'own',
-                'notify',
-              ],
-            },
-            onError: {
-              target: 'ready',
-              actions: ({ context, event }) => context.log.warn('device switch failed', { error: String(event.error) }),
-            },
+            onDone: { target: 'ready', actions: [{ type: 'takeDevice', params: ({ event }) => ({ track: event.output }) }, 'own', 'notify'] },
+            onError: { target: 'ready', actions: { type: 'logSwitchFailed', params: ({ event }) => ({ error: event.error }) } },
           },
         },
         // The parent hears of these too: the call goes on receive-only.
@@ -384,33 +375,15 @@ export const mediaMachine = setup({
           invoke: {
             src: 'acquireScreen',
             input: ({ context }) => ({ webrtc: context.webrtc, capture: context.capture.screen }),
-            onDone: {
-              target: 'on',
-              actions: [
-                assign(({ context, event }) => ({
-                  tracks: { ...context.tracks, screen: event.output.track, screenStream: event.output.stream },
-                })),
-                'own',
-                'notify',
-              ],
-            },
-            onError: {
-              target: 'off',
-              actions: ({ context, event }) => context.log.info('screen share not started', { error: String(event.error) }),
-            },
+            onDone: { target: 'on', actions: [{ type: 'takeScreen', params: ({ event }) => event.output }, 'own', 'notify'] },
+            onError: { target: 'off', actions: { type: 'logScreenNotStarted', params: ({ event }) => ({ error: event.error }) } },
           },
           on: { 'ui.stopScreen': 'off' },
         },
         on: {
           invoke: { src: 'watchTracks', input: ({ context }) => ({ tracks: { ...NO_TRACKS, screen: context.tracks.screen } }) },
           on: { 'ui.stopScreen': 'off' },
-          exit: [
-            enqueueActions(({ context, enqueue }) => {
-              context.tracks.screen?.stop()
-              enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
-            }),
-            'notify',
-          ],
+          exit: ['stopScreen', 'notify'],
         },
       },
     },
