@@ -1,7 +1,7 @@
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendParent, sendTo, setup } from 'xstate'
 import type { Logger } from '../lib/log'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
-import type { WebRTCImpl } from './webrtc'
+import type { DeviceInfoLike, MediaStreamLike, MediaStreamTrackLike, WebRTCImpl } from './webrtc'
 
 export type MediaInput = {
   webrtc: WebRTCImpl
@@ -29,7 +29,7 @@ export type MediaContext = {
   audioDeviceId: string | null
   videoDeviceId: string | null
   capture: CaptureConstraints
-  devices: MediaDeviceInfo[]
+  devices: DeviceInfoLike[]
   problem: MediaProblem | null
 }
 
@@ -40,7 +40,7 @@ export type MediaEvent =
   | { type: 'ui.startScreen' }
   | { type: 'ui.stopScreen' }
   | { type: 'ui.retryMedia' }
-  | { type: 'track.ended'; track: MediaStreamTrack }
+  | { type: 'track.ended'; track: MediaStreamTrackLike }
   /** Stop every local track: the call is over. */
   | { type: 'media.release' }
 
@@ -75,7 +75,7 @@ class MediaError extends Error {
  * Stops a capture that arrived after its actor was stopped (the person left
  * while the camera was opening): nobody else would ever stop it.
  */
-function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
+function cancellable(stream: MediaStreamLike, signal: AbortSignal): MediaStreamLike {
   if (signal.aborted) {
     for (const track of stream.getTracks()) track.stop()
     throw new MediaError('unavailable', 'Cancelled.')
@@ -87,8 +87,11 @@ function cancellable(stream: MediaStream, signal: AbortSignal): MediaStream {
  * getUserMedia for what is wanted, falling back to fewer kinds: a missing
  * camera should not cost the microphone. Permission refused stops at once.
  */
+/** What the camera and microphone gave. */
+export type AcquiredMedia = { stream: MediaStreamLike; audio: MediaStreamTrackLike | null; video: MediaStreamTrackLike | null; devices: DeviceInfoLike[] }
+
 export const acquireMedia = fromPromise<
-  { stream: MediaStream; audio: MediaStreamTrack | null; video: MediaStreamTrack | null; devices: MediaDeviceInfo[] },
+  AcquiredMedia,
   {
     webrtc: WebRTCImpl
     want: { audio: boolean; video: boolean }
@@ -134,7 +137,7 @@ function cameraConstraints(deviceId: string | null, capture: MediaTrackConstrain
 
 /** One track from a chosen device, to replace the current one. */
 export const acquireDevice = fromPromise<
-  MediaStreamTrack,
+  MediaStreamTrackLike,
   { webrtc: WebRTCImpl; kind: 'audioinput' | 'videoinput'; deviceId: string; capture: MediaTrackConstraints | null }
 >(async ({ input, signal }) => {
   const stream = cancellable(
@@ -151,7 +154,7 @@ export const acquireDevice = fromPromise<
 })
 
 export const acquireScreen = fromPromise<
-  { stream: MediaStream; track: MediaStreamTrack },
+  { stream: MediaStreamLike; track: MediaStreamTrackLike },
   { webrtc: WebRTCImpl; capture: MediaTrackConstraints | null }
 >(
   async ({ input, signal }) => {
@@ -169,8 +172,8 @@ export const acquireScreen = fromPromise<
  * without running their exit actions, and a live camera must not outlive
  * the call.
  */
-export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrack[] } | { type: 'releaseAll' }>(({ receive }) => {
-  const owned = new Set<MediaStreamTrack>()
+export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrackLike[] } | { type: 'releaseAll' }>(({ receive }) => {
+  const owned = new Set<MediaStreamTrackLike>()
   const stopAll = () => {
     for (const track of owned) track.stop()
     owned.clear()
@@ -185,7 +188,7 @@ export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrack[]
 /** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
 export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
   const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter(
-    (t): t is MediaStreamTrack => t !== null,
+    (t): t is MediaStreamTrackLike => t !== null,
   )
   const listeners = live.map((track) => {
     const listener = () => sendBack({ type: 'track.ended', track })
@@ -256,10 +259,41 @@ export const mediaMachine = setup({
         },
       }
     }),
+    takeMedia: assign(({ context }, acquired: AcquiredMedia) => ({
+      tracks: { ...context.tracks, stream: acquired.stream, audio: acquired.audio, video: acquired.video },
+      devices: acquired.devices,
+      problem: null,
+    })),
+    reportDenied: assign({ problem: { reason: 'denied', message: 'Camera and microphone permission was refused.' } }),
+    reportUnavailable: assign({ problem: { reason: 'unavailable', message: 'No camera or microphone was found.' } }),
+    takeDevice: enqueueActions(({ context, enqueue }, { track }: { track: MediaStreamTrackLike }) => {
+      const isAudio = track.kind === 'audio'
+      const old = isAudio ? context.tracks.audio : context.tracks.video
+      track.enabled = isAudio ? context.micEnabled : context.cameraEnabled
+      const stream = context.tracks.stream
+      if (stream) {
+        if (old) stream.removeTrack(old)
+        stream.addTrack(track)
+      }
+      old?.stop()
+      enqueue.assign({
+        tracks: { ...context.tracks, [isAudio ? 'audio' : 'video']: track },
+        [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
+      })
+    }),
+    logSwitchFailed: ({ context }, { error }: { error: unknown }) => context.log.warn('device switch failed', { error: String(error) }),
+    takeScreen: assign(({ context }, screen: { stream: MediaStreamLike; track: MediaStreamTrackLike }) => ({
+      tracks: { ...context.tracks, screen: screen.track, screenStream: screen.stream },
+    })),
+    logScreenNotStarted: ({ context }, { error }: { error: unknown }) => context.log.info('screen share not started', { error: String(error) }),
+    stopScreen: enqueueActions(({ context, enqueue }) => {
+      context.tracks.screen?.stop()
+      enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
+    }),
     stopAll: sendTo('owner', { type: 'releaseAll' }),
     own: sendTo('owner', ({ context }) => ({
       type: 'own' as const,
-      tracks: [context.tracks.audio, context.tracks.video, context.tracks.screen].filter((t): t is MediaStreamTrack => t !== null),
+      tracks: [context.tracks.audio, context.tracks.video, context.tracks.screen].filter((t): t is MediaStreamTrackLike => t !== null),
     })),
   },
 }).createMachine({
@@ -300,28 +334,10 @@ export const mediaMachine = setup({
               videoDeviceId: context.videoDeviceId,
               capture: context.capture.camera,
             }),
-            onDone: {
-              target: 'ready',
-              actions: [
-                assign(({ context, event }) => ({
-                  tracks: { ...context.tracks, stream: event.output.stream, audio: event.output.audio, video: event.output.video },
-                  devices: event.output.devices,
-                  problem: null,
-                })),
-                'own',
-                'notify',
-              ],
-            },
+            onDone: { target: 'ready', actions: [{ type: 'takeMedia', params: ({ event }) => event.output }, 'own', 'notify'] },
             onError: [
-              {
-                guard: 'isDenied',
-                target: 'denied',
-                actions: assign({ problem: { reason: 'denied', message: 'Camera and microphone permission was refused.' } }),
-              },
-              {
-                target: 'unavailable',
-                actions: assign({ problem: { reason: 'unavailable', message: 'No camera or microphone was found.' } }),
-              },
+              { guard: 'isDenied', target: 'denied', actions: 'reportDenied' },
+              { target: 'unavailable', actions: 'reportUnavailable' },
             ],
           },
         },
@@ -340,33 +356,8 @@ export const mediaMachine = setup({
               assertEvent(event, 'ui.selectDevice')
               return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId, capture: context.capture.camera }
             },
-            onDone: {
-              target: 'ready',
-              actions: [
-                enqueueActions(({ context, event, enqueue }) => {
-                  const track = event.output
-                  const isAudio = track.kind === 'audio'
-                  const old = isAudio ? context.tracks.audio : context.tracks.video
-                  track.enabled = isAudio ? context.micEnabled : context.cameraEnabled
-                  const stream = context.tracks.stream
-                  if (stream) {
-                    if (old) stream.removeTrack(old)
-                    stream.addTrack(track)
-                  }
-                  old?.stop()
-                  enqueue.assign({
-                    tracks: { ...context.tracks, [isAudio ? 'audio' : 'video']: track },
-                    [isAudio ? 'audioDeviceId' : 'videoDeviceId']: track.getSettings?.().deviceId ?? null,
-                  })
-                }),
-                'own',
-                'notify',
-              ],
-            },
-            onError: {
-              target: 'ready',
-              actions: ({ context, event }) => context.log.warn('device switch failed', { error: String(event.error) }),
-            },
+            onDone: { target: 'ready', actions: [{ type: 'takeDevice', params: ({ event }) => ({ track: event.output }) }, 'own', 'notify'] },
+            onError: { target: 'ready', actions: { type: 'logSwitchFailed', params: ({ event }) => ({ error: event.error }) } },
           },
         },
         // The parent hears of these too: the call goes on receive-only.
@@ -384,33 +375,15 @@ export const mediaMachine = setup({
           invoke: {
             src: 'acquireScreen',
             input: ({ context }) => ({ webrtc: context.webrtc, capture: context.capture.screen }),
-            onDone: {
-              target: 'on',
-              actions: [
-                assign(({ context, event }) => ({
-                  tracks: { ...context.tracks, screen: event.output.track, screenStream: event.output.stream },
-                })),
-                'own',
-                'notify',
-              ],
-            },
-            onError: {
-              target: 'off',
-              actions: ({ context, event }) => context.log.info('screen share not started', { error: String(event.error) }),
-            },
+            onDone: { target: 'on', actions: [{ type: 'takeScreen', params: ({ event }) => event.output }, 'own', 'notify'] },
+            onError: { target: 'off', actions: { type: 'logScreenNotStarted', params: ({ event }) => ({ error: event.error }) } },
           },
           on: { 'ui.stopScreen': 'off' },
         },
         on: {
           invoke: { src: 'watchTracks', input: ({ context }) => ({ tracks: { ...NO_TRACKS, screen: context.tracks.screen } }) },
           on: { 'ui.stopScreen': 'off' },
-          exit: [
-            enqueueActions(({ context, enqueue }) => {
-              context.tracks.screen?.stop()
-              enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
-            }),
-            'notify',
-          ],
+          exit: ['stopScreen', 'notify'],
         },
       },
     },

@@ -5,6 +5,7 @@
  */
 import { fromCallback, fromPromise } from 'xstate'
 import type { VideoEncoding } from './encoding'
+import type { DataChannelLike, MediaStreamTrackLike, PeerConnectionLike, RtpSenderLike } from './webrtc'
 
 /** Events the connection reports to the peer machine. */
 export type ConnectionEvent =
@@ -12,7 +13,7 @@ export type ConnectionEvent =
   | { type: 'pc.iceCandidate'; candidate: RTCIceCandidateInit | null }
   | { type: 'pc.connectionState'; state: RTCPeerConnectionState }
   | { type: 'pc.signalingState'; state: RTCSignalingState }
-  | { type: 'pc.track'; track: MediaStreamTrack; streamId: string | null }
+  | { type: 'pc.track'; track: MediaStreamTrackLike; streamId: string | null }
   | { type: 'channel.open' }
   | { type: 'channel.close' }
   | { type: 'channel.message'; data: unknown }
@@ -24,7 +25,7 @@ export type ConnectionEvent =
  */
 export const connectionEvents = fromCallback<
   { type: 'noop' },
-  { pc: RTCPeerConnection; channel: RTCDataChannel }
+  { pc: PeerConnectionLike; channel: DataChannelLike }
 >(({ input: { pc, channel }, sendBack }) => {
   const send = (event: ConnectionEvent) => sendBack(event)
   const listeners: [EventTarget, string, (event: Event) => void][] = [
@@ -64,7 +65,7 @@ export const connectionEvents = fromCallback<
 })
 
 /** `setLocalDescription()` with no argument: the offer or answer the state calls for. */
-export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: RTCPeerConnection }>(
+export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: PeerConnectionLike }>(
   async ({ input: { pc } }) => {
     await pc.setLocalDescription()
     return pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null
@@ -72,7 +73,7 @@ export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null,
 )
 
 /** `setRemoteDescription()`; an offer in have-local-offer rolls back implicitly. */
-export const setRemoteDescription = fromPromise<void, { pc: RTCPeerConnection; description: RTCSessionDescriptionInit }>(
+export const setRemoteDescription = fromPromise<void, { pc: PeerConnectionLike; description: RTCSessionDescriptionInit }>(
   async ({ input: { pc, description } }) => {
     await pc.setRemoteDescription(description)
   },
@@ -81,8 +82,8 @@ export const setRemoteDescription = fromPromise<void, { pc: RTCPeerConnection; d
 /** Work on the connection whose result only matters if it fails. */
 export type ConnectionTask =
   | { type: 'task.addCandidate'; candidate: RTCIceCandidateInit | null; ignoringOffer: boolean }
-  | { type: 'task.replaceTrack'; sender: RTCRtpSender; track: MediaStreamTrack | null }
-  | { type: 'task.encode'; sender: RTCRtpSender; encoding: VideoEncoding }
+  | { type: 'task.replaceTrack'; sender: RtpSenderLike; track: MediaStreamTrackLike | null }
+  | { type: 'task.encode'; sender: RtpSenderLike; encoding: VideoEncoding }
   /** Rolls back a remote offer that could not be answered. */
   | { type: 'task.rollback' }
 
@@ -95,7 +96,7 @@ export type TaskResult =
  * Runs fire-and-forget operations (candidates, replaceTrack, setParameters)
  * and reports failures back as events.
  */
-export const connectionTasks = fromCallback<ConnectionTask, { pc: RTCPeerConnection }>(
+export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnectionLike }>(
   ({ input: { pc }, receive, sendBack }) => {
     const report = (task: ConnectionTask['type'], error: unknown) => ({
       name: error instanceof Error || isNamed(error) ? error.name : 'Error',

@@ -3,17 +3,18 @@
  * and which remote tracks it receives into the peer's streams.
  */
 import type { LocalTracks } from './localTracks'
+import type { MediaStreamLike, MediaStreamTrackLike, PeerConnectionLike, RtpSenderLike } from './webrtc'
 
-export type Senders = { audio: RTCRtpSender | null; video: RTCRtpSender | null; screen: RTCRtpSender | null }
+export type Senders = { audio: RtpSenderLike | null; video: RtpSenderLike | null; screen: RtpSenderLike | null }
 export type SenderKind = keyof Senders
 
 export const NO_SENDERS: Senders = { audio: null, video: null, screen: null }
 
 /** A track change that needs no renegotiation: `replaceTrack` on an existing sender. */
-export type Replacement = { sender: RTCRtpSender; track: MediaStreamTrack | null }
+export type Replacement = { sender: RtpSenderLike; track: MediaStreamTrackLike | null }
 
 /** Adds the local tracks to a new connection, once each. */
-export function addLocalTracks(pc: RTCPeerConnection, tracks: LocalTracks): Senders {
+export function addLocalTracks(pc: PeerConnectionLike, tracks: LocalTracks): Senders {
   return syncSenders(pc, NO_SENDERS, tracks).senders
 }
 
@@ -25,13 +26,13 @@ export function addLocalTracks(pc: RTCPeerConnection, tracks: LocalTracks): Send
  * sees its track go.
  */
 export function syncSenders(
-  pc: RTCPeerConnection,
+  pc: PeerConnectionLike,
   senders: Senders,
   tracks: LocalTracks,
 ): { senders: Senders; replacements: Replacement[] } {
   const next: Senders = { ...senders }
   const replacements: Replacement[] = []
-  const wanted: Record<SenderKind, { track: MediaStreamTrack | null; stream: MediaStream | null }> = {
+  const wanted: Record<SenderKind, { track: MediaStreamTrackLike | null; stream: MediaStreamLike | null }> = {
     audio: { track: tracks.audio, stream: tracks.stream },
     video: { track: tracks.video, stream: tracks.stream },
     screen: { track: tracks.screen, stream: tracks.screenStream },
@@ -64,8 +65,8 @@ export type RemoteTracks = { audio: boolean; video: boolean; screen: boolean }
  * libwebrtc keeps the old stream in its SDP.
  */
 export function syncRemoteTracks(
-  pc: RTCPeerConnection,
-  streams: { main: MediaStream; screen: MediaStream },
+  pc: PeerConnectionLike,
+  streams: { main: MediaStreamLike; screen: MediaStreamLike },
   trackStreams: Record<string, string | null>,
   remoteScreenMid: string | null,
 ): RemoteTracks {

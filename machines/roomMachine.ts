@@ -1,10 +1,13 @@
 import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type Logger } from '../lib/log'
 import type { ChannelMessage } from '../protocol/channel'
-import type { PeerInfo, Presence } from '../protocol/messages'
+import { displayName, type PeerInfo, type Presence } from '../protocol/messages'
+import { MEDIA_ACTOR_ID, peerActorId, ROOM_ACTOR_ID } from './actorIds'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
 import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
-import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from './peerMachine'
+import { signalEvent } from './peer/session'
+import type { PeerOutputEvent, PeerTimings } from './peer/types'
+import { peerMachine } from './peerMachine'
 import { probeRoom, roomSocket, type SocketEvent } from './roomSocket'
 import { CAPTURE_CONSTRAINTS, UPLINK_BPS, type VideoQuality } from './videoQuality'
 import type { WebRTCImpl } from './webrtc'
@@ -32,6 +35,9 @@ export type RoomInput = {
   /** Failed attempts to reach the server before `failed` with `unreachable` (default 3). */
   connectAttempts?: number
 }
+
+/** The UI's vocabulary for the call as a whole. */
+export type RoomTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 export type RoomFailure = { reason: 'room-full' | 'unauthorized' | 'unreachable'; message: string }
 
@@ -82,7 +88,6 @@ export type RoomEvent =
   | { type: 'room.peerListed'; peer: PeerInfo }
 
 const MAX_CHAT = 500
-const PEER_PREFIX = 'peer:'
 
 /**
  * A call: the connection to the room server, one peer actor per other
@@ -99,6 +104,13 @@ export const roomMachine = setup({
     context: {} as RoomContext,
     events: {} as RoomEvent,
     input: {} as RoomInput,
+    tags: {} as RoomTag,
+  },
+  delays: {
+    // A slow permission prompt does not hold the call up for long.
+    mediaWait: 10_000,
+    // The server closes the socket on bye; if that is lost, leave anyway.
+    byeTimeout: 1_000,
   },
   actors: { roomSocket, probeRoom, peer: peerMachine, media: mediaMachine },
   guards: {
@@ -111,7 +123,6 @@ export const roomMachine = setup({
       'output' in event && typeof event.output === 'object' && event.output !== null && 'status' in event.output && event.output.status === 401,
     attemptsExhausted: ({ context }) => context.attempts + 1 >= context.connectAttempts,
     mediaSettled: ({ context }) => context.mediaSettled,
-    isKnownPeer: ({ context, event }) => 'from' in event && typeof event.from === 'string' && event.from in context.peers,
   },
   actions: {
     welcome: enqueueActions(({ context, event, enqueue }) => {
@@ -163,7 +174,7 @@ export const roomMachine = setup({
         peers: ({ context: current, spawn }) => ({
           ...current.peers,
           [id]: spawn('peer', {
-            id: `${PEER_PREFIX}${id}`,
+            id: peerActorId(id),
             input: {
               selfId,
               peerId: id,
@@ -254,13 +265,34 @@ export const roomMachine = setup({
     failUnreachable: assign(({ context }) => ({
       failure: { reason: 'unreachable' as const, message: `The room server at ${context.host} cannot be reached.` },
     })),
+    setName: assign(({ context, event }) => {
+      assertEvent(event, 'ui.setName')
+      const name = displayName(event.name)
+      return { name, presence: { ...context.presence, name } }
+    }),
+    failRoomFull: assign(({ event }) => {
+      assertEvent(event, 'room.error')
+      return { failure: { reason: 'room-full' as const, message: event.message } }
+    }),
+    failUnauthorized: assign((_, { body }: { body: string }) => ({
+      failure: { reason: 'unauthorized' as const, message: body || 'A valid join token is needed.' },
+    })),
+    countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
+    clearFailure: assign({ failure: null, attempts: 0 }),
+    logInvalidFrame: ({ context, event }) => {
+      assertEvent(event, 'socket.invalidFrame')
+      context.log.error('invalid frame from the room server', { reason: event.reason })
+    },
+    logFailure: ({ context }) => context.log.warn('call failed', { ...context.failure }),
+    sayBye: sendTo('socket', { type: 'socket.bye' }),
+    releaseMedia: sendTo(({ context }) => context.media, { type: 'media.release' }),
     stopPeers: enqueueActions(({ context, enqueue }) => {
       for (const ref of Object.values(context.peers)) enqueue.stopChild(ref)
       enqueue.assign({ peers: {}, roster: {} })
     }),
   },
 }).createMachine({
-  id: 'room',
+  id: ROOM_ACTOR_ID,
   context: ({ input, spawn }) => {
     const log = (input.log ?? createLogger()).child({ room: input.room })
     return {
@@ -281,12 +313,12 @@ export const roomMachine = setup({
       peers: {},
       roster: {},
       media: spawn('media', {
-        id: 'media',
+        id: MEDIA_ACTOR_ID,
         input: { webrtc: input.webrtc, log, want: input.media, capture: CAPTURE_CONSTRAINTS[input.videoQuality ?? 'standard'] },
       }),
       localTracks: NO_TRACKS,
       mediaSettled: false,
-      presence: { name: input.name.trim().slice(0, 64) || 'Guest', mic: false, camera: false, screen: false },
+      presence: { name: displayName(input.name), mic: false, camera: false, screen: false },
       chat: [],
       attempts: 0,
       failure: null,
@@ -301,22 +333,16 @@ export const roomMachine = setup({
     lobby: {
       on: {
         'ui.join': [{ guard: 'mediaSettled', target: 'online' }, { target: 'joining' }],
-        'ui.setName': {
-          actions: assign(({ context, event }) => {
-            const name = event.name.trim().slice(0, 64) || 'Guest'
-            return { name, presence: { ...context.presence, name } }
-          }),
-        },
+        'ui.setName': { actions: 'setName' },
       },
     },
     joining: {
       // Join once local media is settled, so the first offers carry the
       // tracks, and ICE gathers after capture permission (Chrome hides host
-      // addresses behind mDNS names before it). A slow permission prompt
-      // does not hold the call up for long.
+      // addresses behind mDNS names before it).
       tags: ['connecting'],
       on: { 'media.tracks': { target: 'online', actions: 'updateMedia' } },
-      after: { 10_000: 'online' },
+      after: { mediaWait: 'online' },
     },
     online: {
       invoke: {
@@ -335,16 +361,10 @@ export const roomMachine = setup({
       initial: 'connecting',
       on: {
         'room.error': [
-          {
-            guard: 'isRoomFull',
-            target: 'failed',
-            actions: assign(({ event }) => ({ failure: { reason: 'room-full' as const, message: event.message } })),
-          },
+          { guard: 'isRoomFull', target: 'failed', actions: 'failRoomFull' },
           { actions: 'recordServerError' },
         ],
-        'socket.invalidFrame': {
-          actions: ({ context, event }) => context.log.error('invalid frame from the room server', { reason: event.reason }),
-        },
+        'socket.invalidFrame': { actions: 'logInvalidFrame' },
         'peer.signal': { actions: 'sendSignal' },
         'peer.message': { actions: 'receiveMessage' },
         'ui.chat': { actions: 'sendChat' },
@@ -367,16 +387,14 @@ export const roomMachine = setup({
               {
                 guard: 'isUnauthorized',
                 target: '#room.failed',
-                actions: assign(({ event }) => ({
-                  failure: { reason: 'unauthorized' as const, message: event.output.body || 'A valid join token is needed.' },
-                })),
+                actions: { type: 'failUnauthorized', params: ({ event }) => ({ body: event.output.body }) },
               },
               { guard: 'attemptsExhausted', target: '#room.failed', actions: 'failUnreachable' },
-              { target: 'connecting', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+              { target: 'connecting', actions: 'countAttempt' },
             ],
             onError: [
               { guard: 'attemptsExhausted', target: '#room.failed', actions: 'failUnreachable' },
-              { target: 'connecting', actions: assign({ attempts: ({ context }) => context.attempts + 1 }) },
+              { target: 'connecting', actions: 'countAttempt' },
             ],
           },
           on: { 'room.welcome': { target: 'joined', actions: ['welcome', 'publishPresence'] } },
@@ -403,20 +421,20 @@ export const roomMachine = setup({
           },
         },
         leaving: {
-          entry: sendTo('socket', { type: 'socket.bye' }),
+          entry: 'sayBye',
           on: { 'socket.left': '#room.left' },
-          after: { 1_000: '#room.left' },
+          after: { byeTimeout: '#room.left' },
         },
       },
     },
     failed: {
       tags: ['failed'],
-      entry: ({ context }) => context.log.warn('call failed', { ...context.failure }),
-      on: { 'ui.retry': { target: 'online', actions: assign({ failure: null, attempts: 0 }) } },
+      entry: 'logFailure',
+      on: { 'ui.retry': { target: 'online', actions: 'clearFailure' } },
     },
     left: {
       type: 'final',
-      entry: ['stopPeers', sendTo(({ context }) => context.media, { type: 'media.release' })],
+      entry: ['stopPeers', 'releaseMedia'],
     },
   },
 })

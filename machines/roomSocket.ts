@@ -20,7 +20,6 @@ export type RoomServerEvent =
 
 export type SocketEvent =
   | RoomServerEvent
-  | { type: 'socket.open' }
   | { type: 'socket.closed'; code: number; reason: string }
   | { type: 'socket.invalidFrame'; reason: string }
   | { type: 'socket.left' }
@@ -49,6 +48,8 @@ const EVENT_TYPES = {
 
 function toEvent(message: ServerMessage): RoomServerEvent {
   const { type, ...rest } = message
+  // Each message's fields go with its own event type; TypeScript does not
+  // follow the union through the rename.
   return { ...rest, type: EVENT_TYPES[type] } as RoomServerEvent
 }
 
@@ -68,14 +69,15 @@ function createPacer(send: (frame: string) => void) {
   let timer: ReturnType<typeof setTimeout> | undefined
   const pump = () => {
     timer = undefined
-    while (queue.length > 0) {
+    for (let frame = queue[0]; frame !== undefined; frame = queue[0]) {
       const { allowed, bucket: next } = take(bucket, limits.rate, limits.burst, Date.now())
       bucket = next
       if (!allowed) {
         timer = setTimeout(pump, Math.ceil(1000 / limits.rate))
         return
       }
-      send(queue.shift() as string)
+      queue.shift()
+      send(frame)
     }
   }
   return {
@@ -91,9 +93,6 @@ function createPacer(send: (frame: string) => void) {
       queue.length = 0
       clearTimeout(timer)
       timer = undefined
-    },
-    get waiting() {
-      return queue.length
     },
   }
 }
@@ -119,7 +118,6 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
   })
   const pacer = createPacer((frame) => socket.send(frame))
   const send = (event: SocketEvent) => sendBack(event)
-  socket.addEventListener('open', () => send({ type: 'socket.open' }))
   socket.addEventListener('close', (event) => {
     pacer.clear()
     send({ type: 'socket.closed', code: event.code, reason: event.reason })

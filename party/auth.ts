@@ -1,4 +1,5 @@
 import { jwtVerify, SignJWT, errors } from 'jose'
+import { MAX_NAME_LENGTH } from '../protocol/messages'
 
 /** What a valid join token grants. */
 export type TokenClaims = { room: string; name: string }
@@ -35,7 +36,7 @@ export async function verifyToken(secret: string, token: string | null, room: st
     if (typeof payload.name !== 'string' || payload.name.trim() === '') {
       return { ok: false, reason: 'the token names no display name' }
     }
-    return { ok: true, claims: { room, name: payload.name.trim().slice(0, 64) } }
+    return { ok: true, claims: { room, name: payload.name.trim().slice(0, MAX_NAME_LENGTH) } }
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, reason: 'the token has expired' }
     if (error instanceof errors.JOSEError) return { ok: false, reason: `the token is invalid (${error.code})` }

@@ -1,5 +1,6 @@
 import type * as Party from 'partykit/server'
 import {
+  displayName,
   CloseCode,
   encode,
   isValidRoomName,
@@ -120,7 +121,7 @@ export default class RoomServer implements Party.Server {
           id: randomToken(9),
           secretHash: await sha256(secret),
           presence: {
-            name: tokenName ?? cleanName(url.searchParams.get('name')),
+            name: tokenName ?? displayName(url.searchParams.get('name')),
             mic: false,
             camera: false,
             screen: false,
@@ -357,9 +358,7 @@ export default class RoomServer implements Party.Server {
 
   /** One alarm, at the earliest moment an away member's grace runs out. */
   private async scheduleExpiry() {
-    const deadlines = Object.values(this.roster)
-      .filter((m) => m.awaySince !== null)
-      .map((m) => (m.awaySince as number) + this.config.graceMs)
+    const deadlines = Object.values(this.roster).flatMap((m) => (m.awaySince === null ? [] : [m.awaySince + this.config.graceMs]))
     if (deadlines.length === 0) {
       await this.room.storage.deleteAlarm()
       return
@@ -402,10 +401,6 @@ function infoOf(member: Member): PeerInfo {
   return { id: member.id, presence: member.presence }
 }
 
-function cleanName(name: string | null): string {
-  const trimmed = name?.trim().slice(0, 64)
-  return trimmed ? trimmed : 'Guest'
-}
 
 /** Alarms run without `room.id` (PartyKit's documented limit). */
 function roomIdOf(room: Party.Room): string | undefined {

@@ -23,6 +23,24 @@ export function isValidRoomName(name: string): boolean {
   return ROOM_NAME_PATTERN.test(name)
 }
 
+/** Display names are at most this long, after trimming. */
+export const MAX_NAME_LENGTH = 64
+/** The name of someone who gave none. */
+export const DEFAULT_NAME = 'Guest'
+
+/**
+ * The display name that `raw` stands for: trimmed, cut to
+ * {@link MAX_NAME_LENGTH}, and {@link DEFAULT_NAME} when nothing is left.
+ * The one rule for the lobby, the room machine and the room server.
+ *
+ * @example
+ * displayName('  Ada  ') // 'Ada'
+ * displayName('   ') // 'Guest'
+ */
+export function displayName(raw: string | null | undefined): string {
+  return raw?.trim().slice(0, MAX_NAME_LENGTH) || DEFAULT_NAME
+}
+
 /**
  * WebSocket close codes the room server uses (4000-4999 is the range RFC 6455
  * leaves to applications).
@@ -53,7 +71,7 @@ const PeerId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a peer i
 
 /** What a participant shows the others. The server fans it out as given. */
 export const Presence = v.object({
-  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)),
+  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(MAX_NAME_LENGTH)),
   mic: v.boolean(),
   camera: v.boolean(),
   screen: v.boolean(),

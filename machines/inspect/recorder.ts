@@ -166,7 +166,10 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     const tags = [...(snapshot.tags ?? [])].sort()
     const key = JSON.stringify([snapshot.value, tags, context])
     if (actor.kind === 'room' && typeof snapshot.context?.selfId === 'string') selfId = snapshot.context.selfId
-    if (actor.kind === 'peer') recordDescriptions(actor.label, snapshot.context?.pc)
+    if (actor.kind === 'peer') {
+      const link = snapshot.context?.link
+      recordDescriptions(actor.label, typeof link === 'object' && link !== null && 'pc' in link ? link.pc : null)
+    }
     if (lastState.get(actor.label) === key) return
     lastState.set(actor.label, key)
     const entry: StateEntry = { seq: ++seq, t: Date.now(), actor: actor.label, kind: 'state', value: snapshot.value, tags, context }

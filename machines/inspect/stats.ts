@@ -7,6 +7,7 @@
  * Field names follow webrtc-stats (W3C "Identifiers for WebRTC's Statistics
  * API"); the older names libwebrtc and Firefox still use are read as well.
  */
+import type { PeerConnectionLike, StatsReportLike } from '../webrtc'
 
 export type CandidatePairSummary = {
   /** `host`, `srflx`, `prflx` or `relay`. */
@@ -87,7 +88,7 @@ const KEPT_KEYS = [
  * Keeps the stats {@link sampleFrom} reads from a report, as plain objects
  * (an `RTCStatsReport` is a live-looking maplike; the copies are data).
  */
-export function toSnapshot(report: RTCStatsReport | Map<string, unknown>, t: number): StatsSnapshot {
+export function toSnapshot(report: StatsReportLike | Map<string, unknown>, t: number): StatsSnapshot {
   const stats = new Map<string, Stat>()
   report.forEach((value: unknown, id: string) => {
     if (!isStat(value) || typeof value.type !== 'string' || !KEPT_TYPES.has(value.type)) return
@@ -149,7 +150,7 @@ export function sampleFrom(previous: StatsSnapshot | null, current: StatsSnapsho
  * connection stops the polling quietly.
  */
 export function pollStats(
-  pc: RTCPeerConnection,
+  pc: PeerConnectionLike,
   onSample: (sample: StatsSample) => void,
   intervalMs = 1000,
 ): () => void {
@@ -164,7 +165,7 @@ export function pollStats(
       stopped = true
       return
     }
-    let report: RTCStatsReport | undefined
+    let report: StatsReportLike | undefined
     try {
       report = await pc.getStats()
     } catch {

@@ -1,5 +1,6 @@
 import type { ActorRefFrom } from 'xstate'
 import type { roomMachine } from '../roomMachine'
+import type { PeerConnectionLike } from '../webrtc'
 import type { Recorder } from './recorder'
 import { pollStats } from './stats'
 
@@ -9,18 +10,18 @@ import { pollStats } from './stats'
  * the samples to the recorder. Returns a function that stops it all.
  */
 export function watchStats(call: ActorRefFrom<typeof roomMachine>, recorder: Recorder, intervalMs = 1_000): () => void {
-  const polls = new Map<string, { pc: RTCPeerConnection; stop: () => void }>()
+  const polls = new Map<string, { pc: PeerConnectionLike; stop: () => void }>()
   const sync = () => {
     const peers = call.getSnapshot().context.peers
     for (const [peerId, poll] of polls) {
       const ref = peers[peerId]
-      if (!ref || ref.getSnapshot().context.pc !== poll.pc) {
+      if (!ref || ref.getSnapshot().context.link.pc !== poll.pc) {
         poll.stop()
         polls.delete(peerId)
       }
     }
     for (const [peerId, ref] of Object.entries(peers)) {
-      const pc = ref.getSnapshot().context.pc
+      const pc = ref.getSnapshot().context.link.pc
       if (polls.has(peerId)) continue
       polls.set(peerId, { pc, stop: pollStats(pc, (sample) => recorder.recordStats(peerId, sample), intervalMs) })
     }

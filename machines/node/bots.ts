@@ -8,7 +8,8 @@ import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
 import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
 import { watchStats } from '../inspect/watchStats'
-import type { peerMachine, PeerTimings } from '../peerMachine'
+import type { PeerTimings } from '../peer/types'
+import type { peerMachine } from '../peerMachine'
 import { nodeWebRTC } from './wrtc'
 
 export type BotOptions = {
@@ -113,7 +114,7 @@ export async function report(bot: Bot): Promise<BotReport> {
     const peer = ref.getSnapshot()
     let framesReceived = 0
     let bytesReceived = 0
-    const stats = await peer.context.pc.getStats().catch(() => null)
+    const stats = await peer.context.link.pc.getStats().catch(() => null)
     stats?.forEach((entry: Record<string, unknown>) => {
       if (entry.type !== 'inbound-rtp') return
       bytesReceived += Number(entry.bytesReceived ?? 0)

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react'
+import type { MediaStreamLike } from '../../machines/webrtc'
 import { watchAudioLevel } from './audioLevel'
+import { domStream } from './MediaView'
 
 /** The level above which a tile shows its speaking ring. */
 export const SPEAKING_LEVEL = 0.08
@@ -10,10 +12,10 @@ export const SPEAKING_LEVEL = 0.08
  * so use {@link useSpeaking} where only "speaking or not" shows. The value is
  * view state: it comes from the media, not from any machine.
  */
-export function useAudioLevel(stream: MediaStream | null, version?: unknown): number {
+export function useAudioLevel(stream: MediaStreamLike | null, version?: unknown): number {
   const [level, setLevel] = useState(0)
   useEffect(() => {
-    const track = stream?.getAudioTracks()[0]
+    const track = domStream(stream)?.getAudioTracks()[0]
     const stop = track ? watchAudioLevel(track, setLevel) : null
     if (!stop) setLevel(0)
     return () => stop?.()
@@ -26,10 +28,10 @@ export function useAudioLevel(stream: MediaStream | null, version?: unknown): nu
  * times a second. The state changes only when the answer does, so a tile
  * re-renders when someone starts or stops speaking, not at every sample.
  */
-export function useSpeaking(stream: MediaStream | null, version?: unknown): boolean {
+export function useSpeaking(stream: MediaStreamLike | null, version?: unknown): boolean {
   const [speaking, setSpeaking] = useState(false)
   useEffect(() => {
-    const track = stream?.getAudioTracks()[0]
+    const track = domStream(stream)?.getAudioTracks()[0]
     // Null until the first sample, so a new track's first answer always lands.
     let last: boolean | null = null
     const stop = track

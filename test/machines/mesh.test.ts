@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LogRecord } from '../../lib/log'
 import { iceUfrags } from '../../machines/peerMedia'
 import { isFullyConnected, report, startBot, stopBot, type Bot, type BotOptions } from '../../machines/node/bots'
-import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/wrtc'
+import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/syntheticMedia'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { waitUntil } from '../support/wait'
 
@@ -64,7 +64,7 @@ const describeBots = () => bots.map((b) => {
     peers: Object.fromEntries(
       Object.entries(s.context.peers).map(([id, ref]) => {
         const p = ref.getSnapshot()
-        return [id, { value: p.value, connectionState: p.context.connectionState, errors: p.context.errors }]
+        return [id, { value: p.value, connectionState: p.context.link.connectionState, errors: p.context.errors }]
       }),
     ),
   }
@@ -150,7 +150,7 @@ describe('a room of bots with real WebRTC', () => {
         bots.every((bot) =>
           Object.values(bot.call.getSnapshot().context.peers).every((ref) => {
             const peer = ref.getSnapshot()
-            return peer.matches({ active: { negotiation: 'stable' } }) && peer.context.pc.signalingState === 'stable'
+            return peer.matches({ active: { negotiation: 'stable' } }) && peer.context.link.pc.signalingState === 'stable'
           }),
         ),
       { what: 'every negotiation to come to rest', describe: describeBots },
@@ -175,18 +175,18 @@ describe('a room of bots with real WebRTC', () => {
         () => {
           const peer = ref.getSnapshot()
           return (
-            peer.context.remoteTracks.screen &&
-            peer.context.senders.screen !== null &&
+            peer.context.link.remoteTracks.screen &&
+            peer.context.link.senders.screen !== null &&
             peer.matches({ active: { negotiation: 'stable' } }) &&
-            peer.context.pc.signalingState === 'stable'
+            peer.context.link.pc.signalingState === 'stable'
           )
         },
         { what: `${bot.name} stable with its own and the remote screen track`, describe: describeBots },
       )
       const peer = ref.getSnapshot()
-      expect(peer.context.remoteScreen.getVideoTracks()).toHaveLength(1)
-      expect(peer.context.remoteStream.getVideoTracks()).toHaveLength(1)
-      expect(peer.context.remoteStream.getAudioTracks()).toHaveLength(1)
+      expect(peer.context.link.remoteScreen.getVideoTracks()).toHaveLength(1)
+      expect(peer.context.link.remoteStream.getVideoTracks()).toHaveLength(1)
+      expect(peer.context.link.remoteStream.getAudioTracks()).toHaveLength(1)
     }
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
@@ -198,14 +198,14 @@ describe('a room of bots with real WebRTC', () => {
     await fullMesh(2)
     const before = await mediaFlows(new Map())
     const [ref] = Object.values(a.call.getSnapshot().context.peers)
-    const ufragBefore = iceUfrags(ref.getSnapshot().context.pc.localDescription?.sdp)[0]
+    const ufragBefore = iceUfrags(ref.getSnapshot().context.link.pc.localDescription?.sdp)[0]
     ref.send({ type: 'ui.restartIce' })
     await waitUntil(() => ref.getSnapshot().context.totalRestarts === 1, { what: 'the restart to start' })
     await waitUntil(
       () => {
         const peer = ref.getSnapshot()
-        const ufrag = iceUfrags(peer.context.pc.localDescription?.sdp)[0]
-        return peer.hasTag('connected') && ufrag !== ufragBefore && peer.context.pc.signalingState === 'stable'
+        const ufrag = iceUfrags(peer.context.link.pc.localDescription?.sdp)[0]
+        return peer.hasTag('connected') && ufrag !== ufragBefore && peer.context.link.pc.signalingState === 'stable'
       },
       { what: 'connected again with a new ICE ufrag', describe: describeBots },
     )
@@ -225,7 +225,7 @@ describe('a room of bots with real WebRTC', () => {
       return [peers[leaverId], peers[vanisherId]]
     })
     const ownConnections = [leaver, vanisher].flatMap((bot) =>
-      Object.values(bot.call.getSnapshot().context.peers).map((ref) => ref.getSnapshot().context.pc),
+      Object.values(bot.call.getSnapshot().context.peers).map((ref) => ref.getSnapshot().context.link.pc),
     )
 
     await stopBot(leaver)
@@ -243,7 +243,7 @@ describe('a room of bots with real WebRTC', () => {
       )
       expect(Object.keys(bot.call.getSnapshot().context.peers)).toHaveLength(1)
     }
-    for (const pc of [...towardsGone.map((ref) => ref.getSnapshot().context.pc), ...ownConnections]) {
+    for (const pc of [...towardsGone.map((ref) => ref.getSnapshot().context.link.pc), ...ownConnections]) {
       expect(pc.connectionState).toBe('closed')
     }
     await fullMesh(2)

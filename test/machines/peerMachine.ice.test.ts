@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { LocalTracks } from '../../machines/localTracks'
-import type { PeerTimings } from '../../machines/peerMachine'
+import type { PeerTimings } from '../../machines/peer/types'
 import { createPeerPair } from '../support/peerPair'
 import { createSimulatedNetwork } from '../support/simulatedWebRTC'
 import { waitUntil } from '../support/wait'
@@ -54,10 +54,10 @@ describe('ICE restarts on a network that breaks', () => {
     network.partition('a', 'b')
     await until(network, () => a().context.totalRestarts > 0, 'a restart after failed')
     // The long disconnected delay did not hold it up: failed restarts at once.
-    expect(a().context.connectionState === 'failed' || a().hasTag('reconnecting')).toBe(true)
+    expect(a().context.link.connectionState === 'failed' || a().hasTag('reconnecting')).toBe(true)
     network.heal('a', 'b')
     await until(network, () => a().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), 'connected again')
-    expect(a().context.restarts).toBe(0)
+    expect(a().context.link.restarts).toBe(0)
   })
 
   it('restarts after disconnected has lasted the configured delay', async () => {
@@ -79,7 +79,7 @@ describe('ICE restarts on a network that breaks', () => {
     network.partition('a', 'b')
     const started = Date.now()
     await until(network, () => a().hasTag('failed'), 'a to give up')
-    expect(a().context.failure).toEqual({ reason: 'ice-failed', message: 'no connection after 3 ICE restarts' })
+    expect(a().context.link.failure).toEqual({ reason: 'ice-failed', message: 'no connection after 3 ICE restarts' })
     // Backoff: 150 + 300 + 600 ms at the least between the three restarts and giving up.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
     // Restarted, never recreated: still the same connection.

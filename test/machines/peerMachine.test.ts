@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { SnapshotFrom } from 'xstate'
 import type { LocalTracks } from '../../machines/localTracks'
 import { nodeWebRTC } from '../../machines/node/wrtc'
-import type { peerMachine, PeerTimings } from '../../machines/peerMachine'
+import type { PeerTimings } from '../../machines/peer/types'
+import type { peerMachine } from '../../machines/peerMachine'
 import { iceUfrags } from '../../machines/peerMedia'
 import type { SignalData } from '../../protocol/messages'
 import { createPeerPair, type Side } from '../support/peerPair'
@@ -51,7 +52,7 @@ const isDescription = (kind: SignalData['kind']) => kind === 'description'
 const settled = (s: Snapshot) =>
   s.hasTag('connected') &&
   negotiation(s) === 'stable' &&
-  s.context.pc.signalingState === 'stable' &&
+  s.context.link.pc.signalingState === 'stable' &&
   s.matches({ active: { channel: 'open' } })
 
 async function bothSettled(p: Pair, what = 'both sides connected, stable, with an open channel') {
@@ -103,8 +104,8 @@ describe('perfect negotiation', () => {
       p.setAuto('b', true)
       await bothSettled(p)
       expect(at(p, polite).context.ignoredOffers).toBe(0)
-      expect(at(p, 'a').context.remoteTracks).toEqual({ audio: true, video: true, screen: false })
-      expect(at(p, 'b').context.remoteTracks).toEqual({ audio: true, video: true, screen: false })
+      expect(at(p, 'a').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
+      expect(at(p, 'b').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
       noErrors(p)
     }, 30_000)
   }
@@ -119,7 +120,7 @@ describe('perfect negotiation', () => {
     const offers = (side: Side) => p.queues[side].filter((m) => m.kind === 'description' && m.description.type === 'offer')
     for (const side of ['a', 'b'] as const) p.refs[side].send({ type: 'media.tracks', tracks: await screen(at(p, side).context.localTracks) })
     await waitUntil(() => offers('a').length === 1 && offers('b').length === 1, { what: 'both offers made' })
-    const politeMids = at(p, polite).context.pc.getTransceivers().length
+    const politeMids = at(p, polite).context.link.pc.getTransceivers().length
 
     p.deliver(polite, p.queues[polite].findIndex((m) => m.kind === 'description'))
     expect(at(p, impolite).context.ignoredOffers).toBe(ignored + 1)
@@ -129,11 +130,11 @@ describe('perfect negotiation', () => {
     await waitUntil(() => p.queues[polite].some((m) => m.kind === 'description' && m.description.type === 'answer'), {
       what: "the polite side's answer",
     })
-    expect(at(p, polite).context.pc.getTransceivers().length).toBeGreaterThanOrEqual(politeMids)
+    expect(at(p, polite).context.link.pc.getTransceivers().length).toBeGreaterThanOrEqual(politeMids)
 
     p.setAuto('a', true)
     p.setAuto('b', true)
-    await waitUntil(() => at(p, 'a').context.remoteTracks.screen && at(p, 'b').context.remoteTracks.screen, {
+    await waitUntil(() => at(p, 'a').context.link.remoteTracks.screen && at(p, 'b').context.link.remoteTracks.screen, {
       what: 'each screen received on the other side',
     })
     await bothSettled(p)
@@ -175,7 +176,7 @@ describe('perfect negotiation', () => {
 
     p.setAuto('b', true)
     await bothSettled(p)
-    await waitUntil(() => at(p, 'b').context.remoteTracks.screen, { what: "a's screen received" })
+    await waitUntil(() => at(p, 'b').context.link.remoteTracks.screen, { what: "a's screen received" })
     noErrors(p)
   }, 30_000)
 
@@ -186,15 +187,15 @@ describe('perfect negotiation', () => {
       what: "b's offer and a's candidates",
     })
     // a's candidates overtake a's description: b has no remote description yet.
-    expect(at(p, 'b').context.pc.remoteDescription).toBeNull()
+    expect(at(p, 'b').context.link.pc.remoteDescription).toBeNull()
     const candidates = p.queues.a.filter((m) => m.kind === 'candidate').length
     while (p.queues.a.some((m) => m.kind === 'candidate')) p.deliver('a', p.queues.a.findIndex((m) => m.kind === 'candidate'))
-    expect(at(p, 'b').context.pendingCandidates.length).toBe(candidates)
+    expect(at(p, 'b').context.signaling.pendingCandidates.length).toBe(candidates)
 
     p.setAuto('a', true)
     p.setAuto('b', true)
     await bothSettled(p)
-    expect(at(p, 'b').context.pendingCandidates).toEqual([])
+    expect(at(p, 'b').context.signaling.pendingCandidates).toEqual([])
     noErrors(p)
   }, 30_000)
 })
@@ -202,7 +203,7 @@ describe('perfect negotiation', () => {
 /** `data` as if sent again now: the next message number the receiver (the other side of `from`) expects. */
 function sentAgain(p: Pair, from: Side, data: SignalData): SignalData {
   const receiver = at(p, from === 'a' ? 'b' : 'a')
-  return { ...data, seq: receiver.context.remoteSeq + 1 }
+  return { ...data, seq: receiver.context.signaling.remoteSeq + 1 }
 }
 
 describe('stale signaling', () => {
@@ -256,7 +257,7 @@ describe('stale signaling', () => {
   it('drops signaling addressed to a connection that no longer exists', async () => {
     const p = await connectedPair()
     const [candidate] = p.sent.b.filter((m) => m.kind === 'candidate')
-    p.redeliver('b', { ...candidate, ack: at(p, 'a').context.session - 1 })
+    p.redeliver('b', { ...candidate, ack: at(p, 'a').context.signaling.session - 1 })
     expect(at(p, 'a').context.dropped.staleAck).toBe(1)
     p.redeliver('b', { ...candidate, session: at(p, 'a').context.remoteSession! - 1 })
     expect(at(p, 'a').context.dropped.staleSession).toBe(1)
@@ -265,26 +266,26 @@ describe('stale signaling', () => {
 
   it('starts over with a fresh connection when the remote one is new (a reload with the same id)', async () => {
     const p = await connectedPair()
-    const oldPc = at(p, 'a').context.pc
-    const oldSession = at(p, 'a').context.session
+    const oldPc = at(p, 'a').context.link.pc
+    const oldSession = at(p, 'a').context.signaling.session
     p.restart('b')
     await bothSettled(p, 'the pair connected again after b reloaded')
-    expect(at(p, 'a').context.session).toBeGreaterThan(oldSession)
-    expect(at(p, 'a').context.remoteSession).toBe(at(p, 'b').context.session)
+    expect(at(p, 'a').context.signaling.session).toBeGreaterThan(oldSession)
+    expect(at(p, 'a').context.remoteSession).toBe(at(p, 'b').context.signaling.session)
     expect(oldPc.connectionState).toBe('closed')
     // The replacement acknowledged b's new connection, so b did not start over in turn.
-    expect(at(p, 'b').context.remoteSession).toBe(at(p, 'a').context.session)
+    expect(at(p, 'b').context.remoteSession).toBe(at(p, 'a').context.signaling.session)
     noErrors(p)
   }, 30_000)
 
   it('drops candidates from before an ICE restart that arrive after it', async () => {
     const p = await connectedPair()
     const before = p.sent.b.filter((m) => m.kind === 'candidate')
-    const oldUfrag = iceUfrags(at(p, 'a').context.pc.remoteDescription?.sdp)[0]
+    const oldUfrag = iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp)[0]
     p.refs.a.send({ type: 'ui.restartIce' })
-    await waitUntil(() => iceUfrags(at(p, 'a').context.pc.remoteDescription?.sdp)[0] !== oldUfrag && settled(at(p, 'a')), {
+    await waitUntil(() => iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp)[0] !== oldUfrag && settled(at(p, 'a')), {
       what: 'the restart to complete with new remote credentials',
-      describe: () => ({ old: oldUfrag, now: iceUfrags(at(p, 'a').context.pc.remoteDescription?.sdp), a: at(p, 'a').value, b: at(p, 'b').value, restarts: at(p, 'a').context.totalRestarts, sentA: p.sent.a.map((m) => m.kind === 'description' ? m.description.type : m.kind) }),
+      describe: () => ({ old: oldUfrag, now: iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp), a: at(p, 'a').value, b: at(p, 'b').value, restarts: at(p, 'a').context.totalRestarts, sentA: p.sent.a.map((m) => m.kind === 'description' ? m.description.type : m.kind) }),
     })
     // Sent again with new numbers (or by a peer that numbers nothing): the
     // ICE generation tells them apart.
@@ -300,7 +301,7 @@ describe('ICE restarts', () => {
     const p = await pair({ a: 'peer-a', b: 'peer-b' }, { connectTimeoutMs: 300, restartBackoffMs: 100, maxRestarts: 3 })
     // No signaling ever arrives: nothing can connect.
     await waitUntil(() => at(p, 'a').hasTag('failed'), { what: 'a to give up' })
-    expect(at(p, 'a').context.failure).toEqual({ reason: 'ice-failed', message: 'no connection after 3 ICE restarts' })
+    expect(at(p, 'a').context.link.failure).toEqual({ reason: 'ice-failed', message: 'no connection after 3 ICE restarts' })
     expect(at(p, 'a').context.totalRestarts).toBe(3)
     expect(at(p, 'a').can({ type: 'ui.retry' })).toBe(true)
     p.refs.a.send({ type: 'ui.retry' })
@@ -316,10 +317,10 @@ describe('media', () => {
     const next = await camera('a2')
     const tracks = { ...at(p, 'a').context.localTracks, video: next.video }
     p.refs.a.send({ type: 'media.tracks', tracks })
-    const sender = at(p, 'a').context.senders.video
+    const sender = at(p, 'a').context.link.senders.video
     await waitUntil(() => sender?.track === next.video, { what: 'the sender to carry the new track' })
     expect(p.sent.a.filter((m) => m.kind === 'description').length).toBe(descriptions)
-    expect(at(p, 'a').context.senders.video).toBe(sender)
+    expect(at(p, 'a').context.link.senders.video).toBe(sender)
     noErrors(p)
   }, 30_000)
 
@@ -330,7 +331,7 @@ describe('media', () => {
       what: 'the 6-person encoding applied',
       describe: () => at(p, 'a').context.encoding,
     })
-    const [encoding] = at(p, 'a').context.senders.video!.getParameters().encodings
+    const [encoding] = at(p, 'a').context.link.senders.video!.getParameters().encodings
     expect(encoding.maxBitrate).toBe(452_000)
     expect(encoding.scaleResolutionDownBy).toBe(2)
   }, 30_000)

@@ -12,16 +12,11 @@ import { createActor, enqueueActions, setup, SimulatedClock, type Actor, type Ac
 import { silentLogger } from '../../lib/log'
 import type { LocalTracks } from '../../machines/localTracks'
 import { nodeWebRTC } from '../../machines/node/wrtc'
-import {
-  isPolite,
-  peerMachine,
-  signalEvent,
-  type PeerEvent,
-  type PeerInput,
-  type PeerOutputEvent,
-  type PeerTimings,
-} from '../../machines/peerMachine'
-import type { WebRTCImpl } from '../../machines/webrtc'
+import { isPolite } from '../../machines/peer/connection'
+import { signalEvent } from '../../machines/peer/session'
+import type { PeerEvent, PeerInput, PeerOutputEvent, PeerTimings } from '../../machines/peer/types'
+import { peerMachine } from '../../machines/peerMachine'
+import type { MediaStreamLike, MediaStreamTrackLike, WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 import { createSimulatedNetwork } from '../support/simulatedWebRTC'
 
@@ -36,7 +31,7 @@ export type Backend = {
   name: 'simulated' | 'libwebrtc'
   webrtc(id: string): WebRTCImpl
   /** A camera-and-microphone stream and a screen stream for one participant. */
-  sources(webrtc: WebRTCImpl): Promise<{ camera: MediaStream; screen: MediaStream }>
+  sources(webrtc: WebRTCImpl): Promise<{ camera: MediaStreamLike; screen: MediaStreamLike }>
   /** Runs until nothing is pending; `state` fingerprints the mesh for backends that must poll. */
   settle(state: () => string): Promise<void>
   /** Lets `count` tasks run (queued WebRTC work and events), each followed by its microtasks. */
@@ -130,7 +125,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * `elapse` is real time too (capped), so ICE gets to run while timers fire.
  */
 export function libwebrtcBackend(): Backend {
-  const tracks: MediaStreamTrack[] = []
+  const tracks: MediaStreamTrackLike[] = []
   return {
     name: 'libwebrtc',
     webrtc: (id) => nodeWebRTC({ label: id, width: 160, height: 120, fps: 5 }),
@@ -225,8 +220,8 @@ const NO_MEDIA: MediaFlags = { audio: false, video: false, screen: false }
 type Participant = {
   id: string
   webrtc: WebRTCImpl
-  camera: MediaStream
-  screen: MediaStream
+  camera: MediaStreamLike
+  screen: MediaStreamLike
   media: MediaFlags
   /** Null while away (between `leave` and `join`). */
   root: Actor<ReturnType<typeof participantMachine>> | null
@@ -349,7 +344,7 @@ export async function createMesh(options: MeshOptions) {
       .map(([from, to]) => {
         const s = actor(from, to)?.getSnapshot()
         const sent = (queues.get(key(from, to))?.length ?? 0) + (delivered.get(key(from, to))?.length ?? 0)
-        return `${sent}:${s ? JSON.stringify(s.value) : '-'}:${s?.context.pc.signalingState}:${s?.context.pc.connectionState}`
+        return `${sent}:${s ? JSON.stringify(s.value) : '-'}:${s?.context.link.pc.signalingState}:${s?.context.link.pc.connectionState}`
       })
       .join('|')
 
@@ -483,22 +478,22 @@ function pairProblems(at: string, s: PeerSnapshot, r: PeerSnapshot, own: MediaFl
   const found: string[] = []
   const c = s.context
   if (s.status !== 'active') found.push(`${at}: actor ${s.status}`)
-  if (!s.matches({ active: { negotiation: 'stable' } }) || c.pc.signalingState !== 'stable') {
-    found.push(`${at}: not stable (${negotiation(s)}, pc ${c.pc.signalingState})`)
+  if (!s.matches({ active: { negotiation: 'stable' } }) || c.link.pc.signalingState !== 'stable') {
+    found.push(`${at}: not stable (${negotiation(s)}, pc ${c.link.pc.signalingState})`)
   }
-  if (!s.hasTag('connected')) found.push(`${at}: not connected (${negotiation(s)}, pc ${c.pc.connectionState})`)
-  if (!s.matches({ active: { channel: 'open' } }) || c.channel.readyState !== 'open') {
-    found.push(`${at}: data channel ${c.channel.readyState}`)
+  if (!s.hasTag('connected')) found.push(`${at}: not connected (${negotiation(s)}, pc ${c.link.pc.connectionState})`)
+  if (!s.matches({ active: { channel: 'open' } }) || c.link.channel.readyState !== 'open') {
+    found.push(`${at}: data channel ${c.link.channel.readyState}`)
   }
-  if (c.remoteSession !== r.context.session || r.context.remoteSession !== c.session) {
-    found.push(`${at}: not paired (hears ${c.remoteSession}, remote is ${r.context.session})`)
+  if (c.remoteSession !== r.context.signaling.session || r.context.remoteSession !== c.signaling.session) {
+    found.push(`${at}: not paired (hears ${c.remoteSession}, remote is ${r.context.signaling.session})`)
   }
-  const received = c.remoteTracks
+  const received = c.link.remoteTracks
   if (received.audio !== theirs.audio || received.video !== theirs.video || received.screen !== theirs.screen) {
     found.push(`${at}: receives ${JSON.stringify(received)}, remote sends ${JSON.stringify(theirs)}`)
   }
   for (const kind of ['audio', 'video', 'screen'] as const) {
-    if ((c.senders[kind] !== null) !== own[kind]) found.push(`${at}: ${kind} sender ${c.senders[kind] ? 'present' : 'missing'}`)
+    if ((c.link.senders[kind] !== null) !== own[kind]) found.push(`${at}: ${kind} sender ${c.link.senders[kind] ? 'present' : 'missing'}`)
   }
   if (c.errors.length > 0) found.push(`${at}: errors ${JSON.stringify(c.errors.map(({ where, name, message }) => ({ where, name, message })))}`)
   if (c.ignoredOffers > 0 && c.polite) found.push(`${at}: the polite side ignored ${c.ignoredOffers} offer(s)`)

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { createTestModel } from 'xstate/graph'
 import type { LocalTracks } from '../../machines/localTracks'
 import { nodeWebRTC } from '../../machines/node/wrtc'
-import { peerMachine, type PeerTimings } from '../../machines/peerMachine'
-import type { WebRTCImpl } from '../../machines/webrtc'
+import type { PeerTimings } from '../../machines/peer/types'
+import { peerMachine } from '../../machines/peerMachine'
+import type { MediaStreamTrackLike, PeerConnectionLike, WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 import { createPeerPair, type Side } from '../support/peerPair'
 import { createSimulatedNetwork, type SimulatedNetwork } from '../support/simulatedWebRTC'
@@ -216,7 +217,7 @@ function simulated(index: number, path: Path): Backend {
   }
 }
 
-async function camera(webrtc: WebRTCImpl, live: MediaStreamTrack[]): Promise<LocalTracks> {
+async function camera(webrtc: WebRTCImpl, live: MediaStreamTrackLike[]): Promise<LocalTracks> {
   const stream = await webrtc.getUserMedia({ audio: true, video: true })
   live.push(...stream.getTracks())
   return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
@@ -235,9 +236,9 @@ function describePair(pair: Pair) {
     const { context, value } = at(pair, s)
     return {
       value,
-      signalingState: context.pc.signalingState,
-      connectionState: context.pc.connectionState,
-      remoteTracks: context.remoteTracks,
+      signalingState: context.link.pc.signalingState,
+      connectionState: context.link.pc.connectionState,
+      remoteTracks: context.link.remoteTracks,
       errors: context.errors,
       inFlight: pair.queues[s].map((m) => (m.kind === 'description' ? m.description.type : m.kind)),
     }
@@ -260,7 +261,7 @@ function signature(pair: Pair): string {
   return JSON.stringify(
     (['a', 'b'] as const).map((s) => {
       const { value, context } = at(pair, s)
-      return [value, context.pc.signalingState, context.pc.iceGatheringState, pair.sent[s].length, pair.queues[s].length]
+      return [value, context.link.pc.signalingState, context.link.pc.iceGatheringState, pair.sent[s].length, pair.queues[s].length]
     }),
   )
 }
@@ -289,7 +290,7 @@ async function quietly(pair: Pair, check: () => boolean, what: string): Promise<
  */
 function atRest(pair: Pair): boolean {
   return (['a', 'b'] as const).every((s) => {
-    const { pc } = at(pair, s).context
+    const { pc } = at(pair, s).context.link
     const consistent =
       ((inNegotiation(pair, s, 'stable') || inNegotiation(pair, s, 'waitingForOffer')) && pc.signalingState === 'stable') ||
       (inNegotiation(pair, s, 'awaitingAnswer') && pc.signalingState === 'have-local-offer')
@@ -298,7 +299,7 @@ function atRest(pair: Pair): boolean {
 }
 
 const sending = (tracks: LocalTracks) => ({ audio: tracks.audio !== null, video: tracks.video !== null, screen: tracks.screen !== null })
-const mids = (pair: Pair, side: Side) => at(pair, side).context.pc.getTransceivers().map((t) => t.mid)
+const mids = (pair: Pair, side: Side) => at(pair, side).context.link.pc.getTransceivers().map((t) => t.mid)
 const descriptions = (pair: Pair, side: Side) => pair.sent[side].filter((m) => m.kind === 'description').length
 
 /** Both sides stable, connected, with an open channel, the same transceivers, and receiving what the other sends. */
@@ -308,10 +309,10 @@ function converged(pair: Pair): boolean {
     const snapshot = at(pair, s)
     return (
       inNegotiation(pair, s, 'stable') &&
-      snapshot.context.pc.signalingState === 'stable' &&
+      snapshot.context.link.pc.signalingState === 'stable' &&
       snapshot.hasTag('connected') &&
       snapshot.matches({ active: { channel: 'open' } }) &&
-      JSON.stringify(snapshot.context.remoteTracks) === JSON.stringify(sending(at(pair, remote).context.localTracks)) &&
+      JSON.stringify(snapshot.context.link.remoteTracks) === JSON.stringify(sending(at(pair, remote).context.localTracks)) &&
       JSON.stringify(mids(pair, s)) === JSON.stringify(mids(pair, remote)) &&
       pair.queues[s].length === 0
     )
@@ -330,7 +331,7 @@ type Run = {
   /** Everything delivered from each side, in order: what the room replays from. */
   delivered: Record<Side, SignalData[]>
   /** Tracks to stop when the path is done. */
-  tracks: MediaStreamTrack[]
+  tracks: MediaStreamTrackLike[]
 }
 
 /** Delivers the next description from `from` with the candidates before it and after it (up to the next description). */
@@ -426,7 +427,7 @@ async function perform(run: Run, step: Step): Promise<void> {
 /** Runs `path` on a new pair, recording the peer machine's coverage under `label`. */
 async function runPath(backend: Backend, path: Path, label: string = backend.name): Promise<void> {
   const webrtc = { a: backend.webrtc('a'), b: backend.webrtc('b') }
-  const tracks: MediaStreamTrack[] = []
+  const tracks: MediaStreamTrackLike[] = []
   const pair = createPeerPair({
     webrtc,
     tracks: { a: await camera(webrtc.a, tracks), b: await camera(webrtc.b, tracks) },
@@ -476,11 +477,11 @@ async function checkPath(run: Run, path: Path): Promise<void> {
   const context = { a: at(pair, 'a').context, b: at(pair, 'b').context }
   for (const [s, r] of [['a', 'b'], ['b', 'a']] as const) {
     expect(inNegotiation(pair, s, 'stable'), `${s} negotiation stable after ${name(path)}`).toBe(true)
-    expect(context[s].pc.signalingState, `${s} signalingState after ${name(path)}`).toBe('stable')
+    expect(context[s].link.pc.signalingState, `${s} signalingState after ${name(path)}`).toBe('stable')
     expect(at(pair, s).hasTag('connected'), `${s} connected after ${name(path)}`).toBe(true)
-    expect(context[s].channel.readyState, `${s} data channel after ${name(path)}`).toBe('open')
+    expect(context[s].link.channel.readyState, `${s} data channel after ${name(path)}`).toBe('open')
     expect(mids(pair, s), `${s} transceivers after ${name(path)}`).toEqual(mids(pair, r))
-    expect(context[s].remoteTracks, `what ${s} receives after ${name(path)}`).toEqual(sending(context[r].localTracks))
+    expect(context[s].link.remoteTracks, `what ${s} receives after ${name(path)}`).toEqual(sending(context[r].localTracks))
     expect(context[s].errors, `${s} errors after ${name(path)}`).toEqual([])
   }
   expect(context[POLITE].polite).toBe(true)
@@ -552,14 +553,14 @@ describe('the pair model on the simulated network, where ICE really fails', () =
 /** An operation of the connection that rejects once, the first time `when` holds. */
 type Fault = {
   op: 'setLocalDescription' | 'setRemoteDescription' | 'addIceCandidate'
-  when: (pc: RTCPeerConnection, argument: { type?: string; candidate?: string } | null | undefined) => boolean
+  when: (pc: PeerConnectionLike, argument: { type?: string; candidate?: string } | null | undefined) => boolean
   error: DOMException
 }
 
 /** `impl` whose connections reject each fault's operation once; `fired` lists those that did. */
 function faulty(impl: WebRTCImpl, faults: Fault[]): { impl: WebRTCImpl; fired: Fault[] } {
   const fired: Fault[] = []
-  const strike = (pc: RTCPeerConnection, op: Fault['op'], argument: Parameters<Fault['when']>[1]) => {
+  const strike = (pc: PeerConnectionLike, op: Fault['op'], argument: Parameters<Fault['when']>[1]) => {
     const fault = faults.find((f) => f.op === op && !fired.includes(f) && f.when(pc, argument))
     if (!fault) return null
     fired.push(fault)
@@ -624,7 +625,7 @@ const FAULTS: { name: string; side: Side; fault: Fault; where: string }[] = [
 describe('faults: an operation of the connection fails once, on libwebrtc', () => {
   for (const { name: title, side, fault, where } of FAULTS) {
     it(title, async () => {
-      const tracks: MediaStreamTrack[] = []
+      const tracks: MediaStreamTrackLike[] = []
       const real = nodeSides()
       const broken = faulty(real[side], [fault])
       const webrtc = { ...real, [side]: broken.impl }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import * as v from 'valibot'
-import type { PeerTimings } from '../../machines/peerMachine'
+import type { PeerTimings } from '../../machines/peer/types'
 import type { SignalData } from '../../protocol/messages'
 import { createMesh, microtasks, PEER_IDS, type Backend, type Initiators, type MediaFlags, type Mesh, type MeshOptions } from './mesh'
 

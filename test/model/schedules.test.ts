@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
 import { test } from '@fast-check/vitest'
 import { afterAll, describe, expect, it } from 'vitest'
-import { stopAllSynthetic } from '../../machines/node/wrtc'
+import { stopAllSynthetic } from '../../machines/node/syntheticMedia'
 import { libwebrtcBackend, simulatedBackend } from './mesh'
 import {
   ALL_DISRUPTIONS,

@@ -1,7 +1,9 @@
 import { createActor, enqueueActions, setup, type ActorRefFrom, type InspectionEvent } from 'xstate'
 import { createLogger, type LogRecord } from '../../lib/log'
 import type { LocalTracks } from '../../machines/localTracks'
-import { peerMachine, signalEvent, type PeerOutputEvent, type PeerTimings } from '../../machines/peerMachine'
+import { signalEvent } from '../../machines/peer/session'
+import type { PeerOutputEvent, PeerTimings } from '../../machines/peer/types'
+import { peerMachine } from '../../machines/peerMachine'
 import type { WebRTCImpl } from '../../machines/webrtc'
 import type { SignalData } from '../../protocol/messages'
 

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import {
-  createSimulatedNetwork,
-  type SimulatedDataChannel,
-  type SimulatedNetwork,
-  type SimulatedPeerConnection,
-} from './simulatedWebRTC'
+import type { SimulatedDataChannel } from './simulated/dataChannel'
+import type { SimulatedPeerConnection } from './simulated/peerConnection'
+import { createSimulatedNetwork, type SimulatedNetwork } from './simulatedWebRTC'
 
 /** The simulated connection behind a `new impl.RTCPeerConnection()`. */
 function open(net: SimulatedNetwork, label: string): SimulatedPeerConnection {

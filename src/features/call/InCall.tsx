@@ -69,7 +69,7 @@ export function InCall() {
 }
 
 function Screen({ peerId, peer }: Parameters<typeof ScreenTile>[0]) {
-  const sharing = useSelector(peer, (s) => s.context.remoteTracks.screen)
+  const sharing = useSelector(peer, (s) => s.context.link.remoteTracks.screen)
   return sharing ? <ScreenTile peerId={peerId} peer={peer} /> : null
 }
 

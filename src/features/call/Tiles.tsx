@@ -40,9 +40,9 @@ export function LocalTile() {
 export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
   const presence = CallContext.useSelector((s) => s.context.roster[peerId])
   const tag = useSelector(peer, peerTag)
-  const stream = useSelector(peer, (s) => s.context.remoteStream)
-  const tracks = useSelector(peer, (s) => s.context.remoteTracks, sameTracks)
-  const reason = useSelector(peer, (s) => s.context.failure?.message ?? null)
+  const stream = useSelector(peer, (s) => s.context.link.remoteStream)
+  const tracks = useSelector(peer, (s) => s.context.link.remoteTracks, sameTracks)
+  const reason = useSelector(peer, (s) => s.context.link.failure?.message ?? null)
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
   const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
   const name = presence?.name ?? 'Someone'
@@ -81,7 +81,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
 /** A remote screen share, as a wide tile of its own. */
 export function ScreenTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
   const name = CallContext.useSelector((s) => s.context.roster[peerId]?.name ?? 'Someone')
-  const stream = useSelector(peer, (s) => s.context.remoteScreen)
+  const stream = useSelector(peer, (s) => s.context.link.remoteScreen)
   return (
     <article className="tile screen" data-testid="remote-screen" data-peer-id={peerId} aria-label={`${name}'s screen`}>
       <MediaVideo stream={stream} version={peerId} label={`${name}'s screen`} />

@@ -1,4 +1,5 @@
 import { useSelector } from '@xstate/react'
+import type { MediaStreamLike } from '../../../machines/webrtc'
 import { useState, type FormEvent } from 'react'
 import { MediaVideo } from '../../shared/MediaView'
 import { useAudioLevel } from '../../shared/useAudioLevel'
@@ -6,7 +7,7 @@ import { CallContext } from '../call/callContext'
 import { loadName, saveName } from './displayName'
 
 /** Its own component: it renders at every sample, and the rest of the lobby need not. */
-function MicMeter({ stream, version }: { stream: MediaStream | null; version: string | null }) {
+function MicMeter({ stream, version }: { stream: MediaStreamLike | null; version: string | null }) {
   const percent = Math.round(useAudioLevel(stream, version) * 100)
   return (
     <div className="meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>

@@ -38,7 +38,7 @@ describe('the inspector recorder', () => {
     expect(candidate?.session).toBeGreaterThan(0)
     // Live objects are summarised, not serialised.
     const state = recorder.latest().a
-    expect(state.context).toMatchObject({ pc: expect.stringMatching(/^\[\w*PeerConnection\]$/), peerId: 'peer-b', polite: true })
+    expect(state.context).toMatchObject({ link: { pc: expect.stringMatching(/^\[\w*PeerConnection\]$/) }, peerId: 'peer-b', polite: true })
     expect(recorder.descriptions().a.local).toContain('a=ice-ufrag:')
     pair.stop()
   })

@@ -6,7 +6,8 @@ import {
   type StatsSample,
   type StatsSnapshot,
 } from '../../../machines/inspect/stats'
-import { activeSyntheticTracks, nodeWebRTC } from '../../../machines/node/wrtc'
+import { activeSyntheticTracks } from '../../../machines/node/syntheticMedia'
+import { nodeWebRTC } from '../../../machines/node/wrtc'
 
 type Stat = Record<string, unknown> & { id: string; type: string }
 

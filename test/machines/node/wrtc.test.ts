@@ -1,11 +1,7 @@
 import wrtc from '@roamhq/wrtc'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  activeSyntheticTracks,
-  nodeWebRTC,
-  stopAllSynthetic,
-  type NodeWebRTCOptions,
-} from '../../../machines/node/wrtc'
+import { activeSyntheticTracks, stopAllSynthetic } from '../../../machines/node/syntheticMedia'
+import { nodeWebRTC, type NodeWebRTCOptions } from '../../../machines/node/wrtc'
 
 const webrtc = nodeWebRTC()
 const cleanups: (() => void)[] = []

@@ -1,0 +1,67 @@
+/**
+ * What the pair carries: the local tracks it sends (with sender parameters
+ * sized to the mesh), the remote tracks it receives, and the data channel
+ * (chat and app messages, and a ping for its round-trip time).
+ */
+import { assertEvent } from 'xstate'
+import { parseChannelMessage } from '../../protocol/channel'
+import { videoEncodingFor } from '../encoding'
+import { syncRemoteTracks, syncSenders } from '../peerMedia'
+import { sendOnChannel } from './connection'
+import { peerSetup, type Link, type PeerOutputEvent } from './types'
+
+/** The remote tracks as the connection's transceivers now say. */
+function remoteTracksOf(link: Link, trackStreams: Link['trackStreams']) {
+  return syncRemoteTracks(link.pc, { main: link.remoteStream, screen: link.remoteScreen }, trackStreams, link.remoteScreenMid)
+}
+
+export const mediaActions = {
+  receiveTrack: peerSetup.assign(({ context, event }) => {
+    assertEvent(event, 'pc.track')
+    const trackStreams = { ...context.link.trackStreams, [event.track.id]: event.streamId }
+    return { link: { ...context.link, trackStreams, remoteTracks: remoteTracksOf(context.link, trackStreams) } }
+  }),
+  syncRemoteTracks: peerSetup.assign(({ context }) => ({
+    link: { ...context.link, remoteTracks: remoteTracksOf(context.link, context.link.trackStreams) },
+  })),
+  updateLocalTracks: peerSetup.enqueueActions(({ context, event, enqueue }) => {
+    assertEvent(event, 'media.tracks')
+    const { senders, replacements } = syncSenders(context.link.pc, context.link.senders, event.tracks)
+    for (const { sender, track } of replacements) enqueue.sendTo('tasks', { type: 'task.replaceTrack', sender, track })
+    enqueue.assign({ link: { ...context.link, senders }, localTracks: event.tracks })
+  }),
+  updateMeshSize: peerSetup.assign(({ event }) => {
+    assertEvent(event, 'room.meshSize')
+    return { meshSize: event.size }
+  }),
+  applyEncoding: peerSetup.enqueueActions(({ context, enqueue }) => {
+    const { senders } = context.link
+    const target = videoEncodingFor(context.meshSize, context.uplinkBps, senders.screen !== null)
+    enqueue.assign({ encoding: { ...context.encoding, ...target } })
+    if (senders.video) enqueue.sendTo('tasks', { type: 'task.encode', sender: senders.video, encoding: target.camera })
+    if (senders.screen && target.screen) enqueue.sendTo('tasks', { type: 'task.encode', sender: senders.screen, encoding: target.screen })
+  }),
+  recordEncoded: peerSetup.assign(({ context }) => ({ encoding: { ...context.encoding, applied: true, error: null } })),
+  sendOnChannel: peerSetup.createAction(({ context, event }) => {
+    assertEvent(event, 'channel.send')
+    sendOnChannel(context, event.message)
+  }),
+  receiveOnChannel: peerSetup.enqueueActions(({ context, event, enqueue }) => {
+    assertEvent(event, 'channel.message')
+    const message = parseChannelMessage(event.data)
+    if (!message) {
+      context.log.warn('invalid data-channel message dropped')
+      return
+    }
+    if (message.type === 'ping') {
+      sendOnChannel(context, { type: 'pong', t: message.t })
+    } else if (message.type === 'pong') {
+      enqueue.assign({ channelRtt: Math.max(0, Date.now() - message.t) })
+    } else {
+      enqueue.sendParent({ type: 'peer.message', peerId: context.peerId, message } satisfies PeerOutputEvent)
+    }
+  }),
+  ping: peerSetup.createAction(({ context }) => {
+    sendOnChannel(context, { type: 'ping', t: Date.now() })
+  }),
+}

@@ -1,0 +1,69 @@
+/**
+ * Keeping the pair connected: the `connection` region's timers, and ICE
+ * restarts with backoff. The §10.7 example restarts ICE when
+ * iceConnectionState is `failed`; meshcall watches connectionState (Chrome
+ * may never report iceConnectionState `failed`), restarts too when
+ * `disconnected` lasts, and gives up in `failed` after a bounded number of
+ * restarts, each after a longer wait.
+ */
+import { assertEvent } from 'xstate'
+import { iceUfrags } from '../peerMedia'
+import { peerSetup, type PeerContext, type PeerEvent } from './types'
+
+type Args = { context: PeerContext; event: PeerEvent }
+
+export const recoveryDelays = {
+  // The polite side waits half as long again before restarting, so the two
+  // sides do not restart in lockstep and collide every time.
+  disconnected: ({ context }: { context: PeerContext }) => context.timings.disconnectedMs * (context.polite ? 1.5 : 1),
+  connectTimeout: ({ context }: { context: PeerContext }) => context.timings.connectTimeoutMs * (context.polite ? 1.5 : 1),
+  answerTimeout: ({ context }: { context: PeerContext }) => context.timings.answerTimeoutMs,
+  firstOfferWait: ({ context }: { context: PeerContext }) => context.timings.firstOfferWaitMs,
+  restartBackoff: ({ context }: { context: PeerContext }) =>
+    Math.min(30_000, context.timings.restartBackoffMs * 2 ** Math.max(0, context.link.restarts - 1)) * (context.polite ? 1.5 : 1),
+}
+
+export const recoveryGuards = {
+  isConnected: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'connected',
+  isDisconnected: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'disconnected',
+  isFailed: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'failed',
+  restartsExhausted: ({ context }: Args) => context.link.restarts >= context.timings.maxRestarts,
+  /**
+   * A restart on a live connection never leaves "connected", so no state
+   * change announces its end: it is done when new local credentials are
+   * applied and the connection is up.
+   */
+  restartCompleted: ({ context }: Args) => {
+    const { pc, restartFrom } = context.link
+    const ufrag = iceUfrags(pc.currentLocalDescription?.sdp)[0]
+    return pc.connectionState === 'connected' && pc.signalingState === 'stable' && ufrag !== undefined && ufrag !== restartFrom
+  },
+}
+
+export const recoveryActions = {
+  restartIce: peerSetup.assign(({ context }) => {
+    const { pc, restarts } = context.link
+    context.log.info('restarting ICE', { attempt: restarts + 1, connectionState: pc.connectionState })
+    // Restart, never recreate: browsers cap RTCPeerConnections per page
+    // (Chromium at 500), so a recreate loop would exhaust them.
+    pc.restartIce()
+    return {
+      link: { ...context.link, restarts: restarts + 1, restartFrom: iceUfrags(pc.currentLocalDescription?.sdp)[0] ?? null },
+      totalRestarts: context.totalRestarts + 1,
+    }
+  }),
+  resetRestarts: peerSetup.assign(({ context }) => ({ link: { ...context.link, restarts: 0, failure: null } })),
+  recordFailure: peerSetup.assign(({ context }) => {
+    const message = `no connection after ${context.link.restarts} ICE restarts`
+    context.log.warn('peer failed', { reason: 'ice-failed', restarts: context.link.restarts })
+    return { link: { ...context.link, failure: { reason: 'ice-failed' as const, message } } }
+  }),
+  recordConnectionState: peerSetup.assign(({ context, event }) => {
+    assertEvent(event, 'pc.connectionState')
+    return { link: { ...context.link, connectionState: event.state } }
+  }),
+  recordSignalingState: peerSetup.assign(({ context, event }) => {
+    assertEvent(event, 'pc.signalingState')
+    return { link: { ...context.link, signalingState: event.state } }
+  }),
+}
