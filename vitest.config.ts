@@ -27,6 +27,7 @@ export const LAYERS = {
     'test/support/simulatedWebRTC.test.ts',
     'test/scripts/token.test.ts',
     'test/vitest.config.test.ts',
+    'test/eslint.config.test.ts',
   ],
   server: ['test/party/server.test.ts', 'test/party/auth.test.ts'],
   libwebrtc: [

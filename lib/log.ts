@@ -19,6 +19,7 @@ export const consoleSink: LogSink = (record) => {
   const line = JSON.stringify(record)
   if (record.level === 'error') console.error(line)
   else if (record.level === 'warn') console.warn(line)
+  // eslint-disable-next-line no-console -- the console sink is where log lines go
   else console.log(line)
 }
 
@@ -30,16 +31,15 @@ export const consoleSink: LogSink = (record) => {
  * const log = createLogger({ level: 'info' }).child({ selfId, peerId })
  * log.debug('offer sent', { session })
  */
-export function createLogger(
-  options: { level?: LogLevel; sink?: LogSink } = {},
-  context: Record<string, unknown> = {},
-): Logger {
+export function createLogger(options: { level?: LogLevel; sink?: LogSink } = {}, context: Record<string, unknown> = {}): Logger {
   const level = options.level ?? 'info'
   const sink = options.sink ?? consoleSink
-  const write = (at: LogLevel) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[at] < ORDER[level]) return
-    sink({ level: at, msg, ...context, ...fields })
-  }
+  const write =
+    (at: LogLevel) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[at] < ORDER[level]) return
+      sink({ level: at, msg, ...context, ...fields })
+    }
   return {
     debug: write('debug'),
     info: write('info'),

@@ -88,7 +88,12 @@ function cancellable(stream: MediaStreamLike, signal: AbortSignal): MediaStreamL
  * camera should not cost the microphone. Permission refused stops at once.
  */
 /** What the camera and microphone gave. */
-export type AcquiredMedia = { stream: MediaStreamLike; audio: MediaStreamTrackLike | null; video: MediaStreamTrackLike | null; devices: DeviceInfoLike[] }
+export type AcquiredMedia = {
+  stream: MediaStreamLike
+  audio: MediaStreamTrackLike | null
+  video: MediaStreamTrackLike | null
+  devices: DeviceInfoLike[]
+}
 
 export const acquireMedia = fromPromise<
   AcquiredMedia,
@@ -156,15 +161,13 @@ export const acquireDevice = fromPromise<
 export const acquireScreen = fromPromise<
   { stream: MediaStreamLike; track: MediaStreamTrackLike },
   { webrtc: WebRTCImpl; capture: MediaTrackConstraints | null }
->(
-  async ({ input, signal }) => {
-    if (!input.webrtc.getDisplayMedia) throw new MediaError('unavailable', 'Screen sharing is not supported here.')
-    const stream = cancellable(await input.webrtc.getDisplayMedia({ video: input.capture ?? true, audio: false }), signal)
-    const track = stream.getVideoTracks()[0]
-    if (!track) throw new MediaError('unavailable', 'The screen capture gave no video.')
-    return { stream, track }
-  },
-)
+>(async ({ input, signal }) => {
+  if (!input.webrtc.getDisplayMedia) throw new MediaError('unavailable', 'Screen sharing is not supported here.')
+  const stream = cancellable(await input.webrtc.getDisplayMedia({ video: input.capture ?? true, audio: false }), signal)
+  const track = stream.getVideoTracks()[0]
+  if (!track) throw new MediaError('unavailable', 'The screen capture gave no video.')
+  return { stream, track }
+})
 
 /**
  * Owns every track the machine acquires, and stops them all when the media
@@ -187,9 +190,7 @@ export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrackLi
 
 /** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
 export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
-  const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter(
-    (t): t is MediaStreamTrackLike => t !== null,
-  )
+  const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter((t): t is MediaStreamTrackLike => t !== null)
   const listeners = live.map((track) => {
     const listener = () => sendBack({ type: 'track.ended', track })
     track.addEventListener('ended', listener)
@@ -285,7 +286,8 @@ export const mediaMachine = setup({
     takeScreen: assign(({ context }, screen: { stream: MediaStreamLike; track: MediaStreamTrackLike }) => ({
       tracks: { ...context.tracks, screen: screen.track, screenStream: screen.stream },
     })),
-    logScreenNotStarted: ({ context }, { error }: { error: unknown }) => context.log.info('screen share not started', { error: String(error) }),
+    logScreenNotStarted: ({ context }, { error }: { error: unknown }) =>
+      context.log.info('screen share not started', { error: String(error) }),
     stopScreen: enqueueActions(({ context, enqueue }) => {
       context.tracks.screen?.stop()
       enqueue.assign({ tracks: { ...context.tracks, screen: null, screenStream: null } })
@@ -315,10 +317,7 @@ export const mediaMachine = setup({
   invoke: { id: 'owner', src: 'trackOwner' },
   on: {
     'media.release': { actions: 'stopAll' },
-    'track.ended': [
-      { guard: 'endedScreen', target: '.screen.off' },
-      { actions: ['dropEndedTrack', 'notify'] },
-    ],
+    'track.ended': [{ guard: 'endedScreen', target: '.screen.off' }, { actions: ['dropEndedTrack', 'notify'] }],
   },
   states: {
     devices: {
@@ -356,7 +355,10 @@ export const mediaMachine = setup({
               assertEvent(event, 'ui.selectDevice')
               return { webrtc: context.webrtc, kind: event.kind, deviceId: event.deviceId, capture: context.capture.camera }
             },
-            onDone: { target: 'ready', actions: [{ type: 'takeDevice', params: ({ event }) => ({ track: event.output }) }, 'own', 'notify'] },
+            onDone: {
+              target: 'ready',
+              actions: [{ type: 'takeDevice', params: ({ event }) => ({ track: event.output }) }, 'own', 'notify'],
+            },
             onError: { target: 'ready', actions: { type: 'logSwitchFailed', params: ({ event }) => ({ error: event.error }) } },
           },
         },

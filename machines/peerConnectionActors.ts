@@ -23,54 +23,51 @@ export type ConnectionEvent =
  * and closes both when the machine leaves the state that owns them (or is
  * stopped), so a connection is never left open behind a stopped actor.
  */
-export const connectionEvents = fromCallback<
-  { type: 'noop' },
-  { pc: PeerConnectionLike; channel: DataChannelLike }
->(({ input: { pc, channel }, sendBack }) => {
-  const send = (event: ConnectionEvent) => sendBack(event)
-  const listeners: [EventTarget, string, (event: Event) => void][] = [
-    [pc, 'negotiationneeded', () => send({ type: 'pc.negotiationNeeded' })],
-    [
-      pc,
-      'icecandidate',
-      (event) => {
-        const { candidate } = event as RTCPeerConnectionIceEvent
-        // toJSON() carries usernameFragment, which lets the receiver tell an
-        // old ICE generation's candidates from the current one's.
-        send({ type: 'pc.iceCandidate', candidate: candidate ? candidate.toJSON() : null })
-      },
-    ],
-    [pc, 'connectionstatechange', () => send({ type: 'pc.connectionState', state: pc.connectionState })],
-    [pc, 'signalingstatechange', () => send({ type: 'pc.signalingState', state: pc.signalingState })],
-    [
-      pc,
-      'track',
-      (event) => {
-        const { track, streams } = event as RTCTrackEvent
-        send({ type: 'pc.track', track, streamId: streams[0]?.id ?? null })
-      },
-    ],
-    [channel, 'open', () => send({ type: 'channel.open' })],
-    [channel, 'close', () => send({ type: 'channel.close' })],
-    [channel, 'message', (event) => send({ type: 'channel.message', data: (event as MessageEvent).data })],
-  ]
-  for (const [target, name, listener] of listeners) target.addEventListener(name, listener)
-  // The channel may have opened before the listeners were attached.
-  if (channel.readyState === 'open') send({ type: 'channel.open' })
-  return () => {
-    for (const [target, name, listener] of listeners) target.removeEventListener(name, listener)
-    channel.close()
-    pc.close()
-  }
-})
-
-/** `setLocalDescription()` with no argument: the offer or answer the state calls for. */
-export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: PeerConnectionLike }>(
-  async ({ input: { pc } }) => {
-    await pc.setLocalDescription()
-    return pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null
+export const connectionEvents = fromCallback<{ type: 'noop' }, { pc: PeerConnectionLike; channel: DataChannelLike }>(
+  ({ input: { pc, channel }, sendBack }) => {
+    const send = (event: ConnectionEvent) => sendBack(event)
+    const listeners: [EventTarget, string, (event: Event) => void][] = [
+      [pc, 'negotiationneeded', () => send({ type: 'pc.negotiationNeeded' })],
+      [
+        pc,
+        'icecandidate',
+        (event) => {
+          const { candidate } = event as RTCPeerConnectionIceEvent
+          // toJSON() carries usernameFragment, which lets the receiver tell an
+          // old ICE generation's candidates from the current one's.
+          send({ type: 'pc.iceCandidate', candidate: candidate ? candidate.toJSON() : null })
+        },
+      ],
+      [pc, 'connectionstatechange', () => send({ type: 'pc.connectionState', state: pc.connectionState })],
+      [pc, 'signalingstatechange', () => send({ type: 'pc.signalingState', state: pc.signalingState })],
+      [
+        pc,
+        'track',
+        (event) => {
+          const { track, streams } = event as RTCTrackEvent
+          send({ type: 'pc.track', track, streamId: streams[0]?.id ?? null })
+        },
+      ],
+      [channel, 'open', () => send({ type: 'channel.open' })],
+      [channel, 'close', () => send({ type: 'channel.close' })],
+      [channel, 'message', (event) => send({ type: 'channel.message', data: (event as MessageEvent).data })],
+    ]
+    for (const [target, name, listener] of listeners) target.addEventListener(name, listener)
+    // The channel may have opened before the listeners were attached.
+    if (channel.readyState === 'open') send({ type: 'channel.open' })
+    return () => {
+      for (const [target, name, listener] of listeners) target.removeEventListener(name, listener)
+      channel.close()
+      pc.close()
+    }
   },
 )
+
+/** `setLocalDescription()` with no argument: the offer or answer the state calls for. */
+export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: PeerConnectionLike }>(async ({ input: { pc } }) => {
+  await pc.setLocalDescription()
+  return pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null
+})
 
 /** `setRemoteDescription()`; an offer in have-local-offer rolls back implicitly. */
 export const setRemoteDescription = fromPromise<void, { pc: PeerConnectionLike; description: RTCSessionDescriptionInit }>(
@@ -96,52 +93,50 @@ export type TaskResult =
  * Runs fire-and-forget operations (candidates, replaceTrack, setParameters)
  * and reports failures back as events.
  */
-export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnectionLike }>(
-  ({ input: { pc }, receive, sendBack }) => {
-    const report = (task: ConnectionTask['type'], error: unknown) => ({
-      name: error instanceof Error || isNamed(error) ? error.name : 'Error',
-      message: error instanceof Error || isNamed(error) ? error.message : String(error),
-      task,
-    })
-    receive((task) => {
-      switch (task.type) {
-        case 'task.addCandidate':
-          // A null candidate is the end of candidates for the current generation.
-          pc.addIceCandidate(task.candidate ?? undefined).catch((error: unknown) => {
-            // webrtc-pc perfect negotiation: candidates of an offer we ignored
-            // fail to apply, and that is expected.
-            if (task.ignoringOffer) sendBack({ type: 'task.ignored', ...report(task.type, error) } satisfies TaskResult)
-            else sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
-          })
-          return
-        case 'task.replaceTrack':
-          task.sender.replaceTrack(task.track).catch((error: unknown) => {
-            sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
-          })
-          return
-        case 'task.rollback':
-          if (pc.signalingState !== 'have-remote-offer') return
-          pc.setLocalDescription({ type: 'rollback' }).catch((error: unknown) => {
-            sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
-          })
-          return
-        case 'task.encode': {
-          const parameters = task.sender.getParameters()
-          if (!parameters.encodings || parameters.encodings.length === 0) return
-          for (const encoding of parameters.encodings) {
-            encoding.maxBitrate = task.encoding.maxBitrate
-            encoding.scaleResolutionDownBy = task.encoding.scaleResolutionDownBy
-          }
-          task.sender.setParameters(parameters).then(
-            () => sendBack({ type: 'task.encoded', encoding: task.encoding } satisfies TaskResult),
-            (error: unknown) => sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult),
-          )
-          return
+export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnectionLike }>(({ input: { pc }, receive, sendBack }) => {
+  const report = (task: ConnectionTask['type'], error: unknown) => ({
+    name: error instanceof Error || isNamed(error) ? error.name : 'Error',
+    message: error instanceof Error || isNamed(error) ? error.message : String(error),
+    task,
+  })
+  receive((task) => {
+    switch (task.type) {
+      case 'task.addCandidate':
+        // A null candidate is the end of candidates for the current generation.
+        pc.addIceCandidate(task.candidate ?? undefined).catch((error: unknown) => {
+          // webrtc-pc perfect negotiation: candidates of an offer we ignored
+          // fail to apply, and that is expected.
+          if (task.ignoringOffer) sendBack({ type: 'task.ignored', ...report(task.type, error) } satisfies TaskResult)
+          else sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+        })
+        return
+      case 'task.replaceTrack':
+        task.sender.replaceTrack(task.track).catch((error: unknown) => {
+          sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+        })
+        return
+      case 'task.rollback':
+        if (pc.signalingState !== 'have-remote-offer') return
+        pc.setLocalDescription({ type: 'rollback' }).catch((error: unknown) => {
+          sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+        })
+        return
+      case 'task.encode': {
+        const parameters = task.sender.getParameters()
+        if (!parameters.encodings || parameters.encodings.length === 0) return
+        for (const encoding of parameters.encodings) {
+          encoding.maxBitrate = task.encoding.maxBitrate
+          encoding.scaleResolutionDownBy = task.encoding.scaleResolutionDownBy
         }
+        task.sender.setParameters(parameters).then(
+          () => sendBack({ type: 'task.encoded', encoding: task.encoding } satisfies TaskResult),
+          (error: unknown) => sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult),
+        )
+        return
       }
-    })
-  },
-)
+    }
+  })
+})
 
 function isNamed(error: unknown): error is { name: string; message: string } {
   return typeof error === 'object' && error !== null && 'name' in error && 'message' in error

@@ -37,247 +37,246 @@ export const peerMachine = peerSetup
     actions: { ...sessionActions, ...negotiationActions, ...candidateActions, ...recoveryActions, ...mediaActions, ...errorActions },
   })
   .createMachine({
-
-  id: 'peer',
-  context: ({ input }) => {
-    const timings = { ...DEFAULT_TIMINGS, ...input.timings }
-    const localTracks = input.localTracks ?? NO_TRACKS
-    const meshSize = input.meshSize ?? 2
-    const uplinkBps = input.uplinkBps ?? DEFAULT_UPLINK_BPS
-    const polite = isPolite(input.selfId, input.peerId)
-    return {
-      selfId: input.selfId,
-      peerId: input.peerId,
-      polite,
-      initiator: input.initiator ?? true,
-      webrtc: input.webrtc,
-      iceServers: input.iceServers,
-      timings,
-      log: input.log.child({ peerId: input.peerId, polite }),
-      localTracks,
-      link: createLink({ webrtc: input.webrtc, iceServers: input.iceServers, localTracks }),
-      signaling: createSignaling(),
-      remoteSession: null,
-      ignoredOffers: 0,
-      totalRestarts: 0,
-      meshSize,
-      uplinkBps,
-      encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
-      channelRtt: null,
-      errors: [],
-      dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
-    }
-  },
-  initial: 'active',
-  states: {
-    active: {
-      type: 'parallel',
-      invoke: [
-        { id: 'connection', src: 'connectionEvents', input: ({ context }) => ({ pc: context.link.pc, channel: context.link.channel }) },
-        { id: 'tasks', src: 'connectionTasks', input: ({ context }) => ({ pc: context.link.pc }) },
-      ],
-      on: {
-        'signal.*': [
-          { guard: 'isStaleSession', actions: { type: 'dropStale', params: 'staleSession' } },
-          { guard: 'isFromNewRemoteConnection', target: 'active', reenter: true, actions: ['replaceConnection', 'resend'] },
-          { guard: 'isStaleAck', actions: [{ type: 'dropStale', params: 'staleAck' }, 'adoptNewerRemote'] },
-          { guard: 'isOutOfOrder', actions: { type: 'dropStale', params: 'staleSeq' } },
-          { actions: 'acceptSignal' },
+    id: 'peer',
+    context: ({ input }) => {
+      const timings = { ...DEFAULT_TIMINGS, ...input.timings }
+      const localTracks = input.localTracks ?? NO_TRACKS
+      const meshSize = input.meshSize ?? 2
+      const uplinkBps = input.uplinkBps ?? DEFAULT_UPLINK_BPS
+      const polite = isPolite(input.selfId, input.peerId)
+      return {
+        selfId: input.selfId,
+        peerId: input.peerId,
+        polite,
+        initiator: input.initiator ?? true,
+        webrtc: input.webrtc,
+        iceServers: input.iceServers,
+        timings,
+        log: input.log.child({ peerId: input.peerId, polite }),
+        localTracks,
+        link: createLink({ webrtc: input.webrtc, iceServers: input.iceServers, localTracks }),
+        signaling: createSignaling(),
+        remoteSession: null,
+        ignoredOffers: 0,
+        totalRestarts: 0,
+        meshSize,
+        uplinkBps,
+        encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
+        channelRtt: null,
+        errors: [],
+        dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
+      }
+    },
+    initial: 'active',
+    states: {
+      active: {
+        type: 'parallel',
+        invoke: [
+          { id: 'connection', src: 'connectionEvents', input: ({ context }) => ({ pc: context.link.pc, channel: context.link.channel }) },
+          { id: 'tasks', src: 'connectionTasks', input: ({ context }) => ({ pc: context.link.pc }) },
         ],
-        'remote.candidate': [
-          { guard: 'mustQueueCandidate', actions: 'queueCandidate' },
-          { guard: 'isFromOldIceGeneration', actions: 'dropOldCandidate' },
-          { actions: 'addCandidate' },
-        ],
-        'pc.iceCandidate': { actions: 'sendCandidate' },
-        'pc.signalingState': { actions: 'recordSignalingState' },
-        'pc.track': { actions: 'receiveTrack' },
-        'task.failed': { actions: 'recordTaskFailure' },
-        'task.ignored': { actions: 'noteIgnoredTask' },
-        'task.encoded': { actions: 'recordEncoded' },
-        'media.tracks': { actions: ['updateLocalTracks', 'applyEncoding'] },
-        'room.meshSize': { actions: ['updateMeshSize', 'applyEncoding'] },
-      },
-      states: {
-        negotiation: {
-          initial: 'starting',
-          on: {
-            'remote.description': [
-              { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
-              // Waiting on an answer ourselves: the remote was in have-local-offer
-              // when our offer came, so (if impolite) it ignored it; it comes
-              // again behind the answer, when the remote can take it.
-              {
-                guard: and(['isAnsweredOffer', stateIn(`${NEGOTIATION}.awaitingAnswer`)]),
-                actions: ['resendAnswer', 'resendOffer'],
+        on: {
+          'signal.*': [
+            { guard: 'isStaleSession', actions: { type: 'dropStale', params: 'staleSession' } },
+            { guard: 'isFromNewRemoteConnection', target: 'active', reenter: true, actions: ['replaceConnection', 'resend'] },
+            { guard: 'isStaleAck', actions: [{ type: 'dropStale', params: 'staleAck' }, 'adoptNewerRemote'] },
+            { guard: 'isOutOfOrder', actions: { type: 'dropStale', params: 'staleSeq' } },
+            { actions: 'acceptSignal' },
+          ],
+          'remote.candidate': [
+            { guard: 'mustQueueCandidate', actions: 'queueCandidate' },
+            { guard: 'isFromOldIceGeneration', actions: 'dropOldCandidate' },
+            { actions: 'addCandidate' },
+          ],
+          'pc.iceCandidate': { actions: 'sendCandidate' },
+          'pc.signalingState': { actions: 'recordSignalingState' },
+          'pc.track': { actions: 'receiveTrack' },
+          'task.failed': { actions: 'recordTaskFailure' },
+          'task.ignored': { actions: 'noteIgnoredTask' },
+          'task.encoded': { actions: 'recordEncoded' },
+          'media.tracks': { actions: ['updateLocalTracks', 'applyEncoding'] },
+          'room.meshSize': { actions: ['updateMeshSize', 'applyEncoding'] },
+        },
+        states: {
+          negotiation: {
+            initial: 'starting',
+            on: {
+              'remote.description': [
+                { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
+                // Waiting on an answer ourselves: the remote was in have-local-offer
+                // when our offer came, so (if impolite) it ignored it; it comes
+                // again behind the answer, when the remote can take it.
+                {
+                  guard: and(['isAnsweredOffer', stateIn(`${NEGOTIATION}.awaitingAnswer`)]),
+                  actions: ['resendAnswer', 'resendOffer'],
+                },
+                { guard: 'isAnsweredOffer', actions: 'resendAnswer' },
+                { guard: 'isStaleOffer', actions: 'dropStaleOffer' },
+                { guard: 'mustIgnoreOffer', actions: 'ignoreOffer' },
+                { guard: 'mustSwapFirstOffer', target: '#peer.active', reenter: true, actions: ['swapConnection', 'resendDescription'] },
+                { guard: 'isOffer', target: '.settingRemoteOffer', actions: 'acceptDescription' },
+                { target: '.settingRemoteAnswer', actions: 'acceptDescription' },
+              ],
+            },
+            states: {
+              starting: {
+                always: [{ guard: 'isInitiator', target: 'stable' }, { target: 'waitingForOffer' }],
               },
-              { guard: 'isAnsweredOffer', actions: 'resendAnswer' },
-              { guard: 'isStaleOffer', actions: 'dropStaleOffer' },
-              { guard: 'mustIgnoreOffer', actions: 'ignoreOffer' },
-              { guard: 'mustSwapFirstOffer', target: '#peer.active', reenter: true, actions: ['swapConnection', 'resendDescription'] },
-              { guard: 'isOffer', target: '.settingRemoteOffer', actions: 'acceptDescription' },
-              { target: '.settingRemoteAnswer', actions: 'acceptDescription' },
-            ],
-          },
-          states: {
-            starting: {
-              always: [{ guard: 'isInitiator', target: 'stable' }, { target: 'waitingForOffer' }],
-            },
-            waitingForOffer: {
-              on: { 'pc.negotiationNeeded': { actions: 'deferNegotiation' } },
-              after: {
-                firstOfferWait: [{ guard: 'negotiationDeferred', target: 'makingOffer' }, { target: 'stable' }],
+              waitingForOffer: {
+                on: { 'pc.negotiationNeeded': { actions: 'deferNegotiation' } },
+                after: {
+                  firstOfferWait: [{ guard: 'negotiationDeferred', target: 'makingOffer' }, { target: 'stable' }],
+                },
               },
-            },
-            stable: {
-              entry: ['syncRemoteTracks', 'applyEncoding'],
-              on: { 'pc.negotiationNeeded': 'makingOffer' },
-            },
-            makingOffer: {
-              invoke: {
-                src: 'setLocalDescription',
-                input: ({ context }) => ({ pc: context.link.pc }),
-                onDone: [{ guard: 'madeOffer', target: 'awaitingAnswer', actions: 'sendDescription' }, { target: 'stable' }],
-                onError: { target: 'stable', actions: { type: 'recordError', params: 'setLocalDescription(offer)' } },
+              stable: {
+                entry: ['syncRemoteTracks', 'applyEncoding'],
+                on: { 'pc.negotiationNeeded': 'makingOffer' },
               },
-            },
-            awaitingAnswer: {
-              // An offer or answer lost with the signaling socket would leave
-              // the offer pending forever: send it again, with its number, and
-              // the remote answers it (or sends its answer again). Never roll
-              // it back: the remote may have applied it, and a rolled-back
-              // offer's transceivers get new mids the remote would refuse.
-              on: {
-                'room.signalingRestored': { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' },
-                'remote.adopted': { actions: 'resendOffer' },
+              makingOffer: {
+                invoke: {
+                  src: 'setLocalDescription',
+                  input: ({ context }) => ({ pc: context.link.pc }),
+                  onDone: [{ guard: 'madeOffer', target: 'awaitingAnswer', actions: 'sendDescription' }, { target: 'stable' }],
+                  onError: { target: 'stable', actions: { type: 'recordError', params: 'setLocalDescription(offer)' } },
+                },
               },
-              after: { answerTimeout: { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' } },
-            },
-            settingRemoteOffer: {
-              invoke: {
-                src: 'setRemoteDescription',
-                input: remoteDescriptionInput,
-                onDone: { target: 'answering', actions: 'flushCandidates' },
-                // Not taken after all: the offer sent again must not be dropped as stale.
-                onError: { target: 'stable', actions: [{ type: 'recordError', params: 'setRemoteDescription(offer)' }, 'forgetOffer'] },
+              awaitingAnswer: {
+                // An offer or answer lost with the signaling socket would leave
+                // the offer pending forever: send it again, with its number, and
+                // the remote answers it (or sends its answer again). Never roll
+                // it back: the remote may have applied it, and a rolled-back
+                // offer's transceivers get new mids the remote would refuse.
+                on: {
+                  'room.signalingRestored': { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' },
+                  'remote.adopted': { actions: 'resendOffer' },
+                },
+                after: { answerTimeout: { target: 'awaitingAnswer', reenter: true, actions: 'resendOffer' } },
               },
-            },
-            answering: {
-              invoke: {
-                src: 'setLocalDescription',
-                input: ({ context }) => ({ pc: context.link.pc }),
-                onDone: { target: 'stable', actions: 'sendDescription' },
-                // Back to stable for real (the remote offer rolled back), so
-                // the offer sent again is taken afresh.
-                onError: {
-                  target: 'stable',
-                  actions: [{ type: 'recordError', params: 'setLocalDescription(answer)' }, 'forgetOffer', 'rollBackRemoteOffer'],
+              settingRemoteOffer: {
+                invoke: {
+                  src: 'setRemoteDescription',
+                  input: remoteDescriptionInput,
+                  onDone: { target: 'answering', actions: 'flushCandidates' },
+                  // Not taken after all: the offer sent again must not be dropped as stale.
+                  onError: { target: 'stable', actions: [{ type: 'recordError', params: 'setRemoteDescription(offer)' }, 'forgetOffer'] },
+                },
+              },
+              answering: {
+                invoke: {
+                  src: 'setLocalDescription',
+                  input: ({ context }) => ({ pc: context.link.pc }),
+                  onDone: { target: 'stable', actions: 'sendDescription' },
+                  // Back to stable for real (the remote offer rolled back), so
+                  // the offer sent again is taken afresh.
+                  onError: {
+                    target: 'stable',
+                    actions: [{ type: 'recordError', params: 'setLocalDescription(answer)' }, 'forgetOffer', 'rollBackRemoteOffer'],
+                  },
+                },
+              },
+              settingRemoteAnswer: {
+                invoke: {
+                  src: 'setRemoteDescription',
+                  input: remoteDescriptionInput,
+                  onDone: { target: 'stable', actions: 'flushCandidates' },
+                  // The offer is still ours to complete: wait on, and the timeout
+                  // sends it again, which the remote answers again.
+                  onError: { target: 'awaitingAnswer', actions: { type: 'recordError', params: 'setRemoteDescription(answer)' } },
                 },
               },
             },
-            settingRemoteAnswer: {
-              invoke: {
-                src: 'setRemoteDescription',
-                input: remoteDescriptionInput,
-                onDone: { target: 'stable', actions: 'flushCandidates' },
-                // The offer is still ours to complete: wait on, and the timeout
-                // sends it again, which the remote answers again.
-                onError: { target: 'awaitingAnswer', actions: { type: 'recordError', params: 'setRemoteDescription(answer)' } },
+          },
+          connection: {
+            initial: 'connecting',
+            states: {
+              connecting: {
+                tags: ['connecting'],
+                after: { connectTimeout: 'restarting' },
+                on: {
+                  'pc.connectionState': [
+                    { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
+                    { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
+                    { actions: 'recordConnectionState' },
+                  ],
+                  'ui.restartIce': 'restarting',
+                },
+              },
+              connected: {
+                tags: ['connected'],
+                entry: 'resetRestarts',
+                on: {
+                  'pc.connectionState': [
+                    { guard: 'isDisconnected', target: 'disconnected', actions: 'recordConnectionState' },
+                    // Chrome may never report iceConnectionState "failed";
+                    // connectionState does, so that is what is watched.
+                    { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
+                    { actions: 'recordConnectionState' },
+                  ],
+                  'ui.restartIce': 'restarting',
+                },
+              },
+              disconnected: {
+                tags: ['reconnecting'],
+                // "disconnected" often heals by itself; restart only if it lasts.
+                after: { disconnected: 'restarting' },
+                on: {
+                  'pc.connectionState': [
+                    { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
+                    { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
+                    { actions: 'recordConnectionState' },
+                  ],
+                  'ui.restartIce': 'restarting',
+                },
+              },
+              restarting: {
+                tags: ['reconnecting'],
+                entry: 'restartIce',
+                always: 'recovering',
+              },
+              recovering: {
+                tags: ['reconnecting'],
+                after: {
+                  restartBackoff: [{ guard: 'restartsExhausted', target: 'failed' }, { target: 'restarting' }],
+                },
+                // Checked after every event: the restart's end shows in the
+                // negotiation (new credentials) or in the connection state.
+                always: { guard: 'restartCompleted', target: 'connected' },
+                on: {
+                  'pc.connectionState': [
+                    { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
+                    { actions: 'recordConnectionState' },
+                  ],
+                },
+              },
+              failed: {
+                tags: ['failed'],
+                entry: 'recordFailure',
+                on: {
+                  'pc.connectionState': [
+                    { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
+                    { actions: 'recordConnectionState' },
+                  ],
+                  'ui.retry': { target: 'restarting', actions: 'resetRestarts' },
+                  'ui.restartIce': { target: 'restarting', actions: 'resetRestarts' },
+                },
               },
             },
           },
-        },
-        connection: {
-          initial: 'connecting',
-          states: {
-            connecting: {
-              tags: ['connecting'],
-              after: { connectTimeout: 'restarting' },
-              on: {
-                'pc.connectionState': [
-                  { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
-                  { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
-                  { actions: 'recordConnectionState' },
-                ],
-                'ui.restartIce': 'restarting',
+          channel: {
+            initial: 'closed',
+            states: {
+              closed: { on: { 'channel.open': 'open' } },
+              open: {
+                entry: 'ping',
+                on: {
+                  'channel.close': 'closed',
+                  'channel.send': { actions: 'sendOnChannel' },
+                },
               },
             },
-            connected: {
-              tags: ['connected'],
-              entry: 'resetRestarts',
-              on: {
-                'pc.connectionState': [
-                  { guard: 'isDisconnected', target: 'disconnected', actions: 'recordConnectionState' },
-                  // Chrome may never report iceConnectionState "failed";
-                  // connectionState does, so that is what is watched.
-                  { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
-                  { actions: 'recordConnectionState' },
-                ],
-                'ui.restartIce': 'restarting',
-              },
-            },
-            disconnected: {
-              tags: ['reconnecting'],
-              // "disconnected" often heals by itself; restart only if it lasts.
-              after: { disconnected: 'restarting' },
-              on: {
-                'pc.connectionState': [
-                  { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
-                  { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
-                  { actions: 'recordConnectionState' },
-                ],
-                'ui.restartIce': 'restarting',
-              },
-            },
-            restarting: {
-              tags: ['reconnecting'],
-              entry: 'restartIce',
-              always: 'recovering',
-            },
-            recovering: {
-              tags: ['reconnecting'],
-              after: {
-                restartBackoff: [{ guard: 'restartsExhausted', target: 'failed' }, { target: 'restarting' }],
-              },
-              // Checked after every event: the restart's end shows in the
-              // negotiation (new credentials) or in the connection state.
-              always: { guard: 'restartCompleted', target: 'connected' },
-              on: {
-                'pc.connectionState': [
-                  { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
-                  { actions: 'recordConnectionState' },
-                ],
-              },
-            },
-            failed: {
-              tags: ['failed'],
-              entry: 'recordFailure',
-              on: {
-                'pc.connectionState': [
-                  { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
-                  { actions: 'recordConnectionState' },
-                ],
-                'ui.retry': { target: 'restarting', actions: 'resetRestarts' },
-                'ui.restartIce': { target: 'restarting', actions: 'resetRestarts' },
-              },
-            },
+            on: { 'channel.message': { actions: 'receiveOnChannel' } },
           },
-        },
-        channel: {
-          initial: 'closed',
-          states: {
-            closed: { on: { 'channel.open': 'open' } },
-            open: {
-              entry: 'ping',
-              on: {
-                'channel.close': 'closed',
-                'channel.send': { actions: 'sendOnChannel' },
-              },
-            },
-          },
-          on: { 'channel.message': { actions: 'receiveOnChannel' } },
         },
       },
     },
-  },
-})
+  })

@@ -120,7 +120,11 @@ export const roomMachine = setup({
       return event.resumed && event.id === context.selfId
     },
     isUnauthorized: ({ event }) =>
-      'output' in event && typeof event.output === 'object' && event.output !== null && 'status' in event.output && event.output.status === 401,
+      'output' in event &&
+      typeof event.output === 'object' &&
+      event.output !== null &&
+      'status' in event.output &&
+      event.output.status === 401,
     attemptsExhausted: ({ context }) => context.attempts + 1 >= context.connectAttempts,
     mediaSettled: ({ context }) => context.mediaSettled,
   },
@@ -244,7 +248,14 @@ export const roomMachine = setup({
       if (!text || context.selfId === null) return
       const message: ChannelMessage = { type: 'chat', id: randomId(), text: text.slice(0, 2000), sentAt: Date.now() }
       for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'channel.send', message })
-      const entry: ChatEntry = { id: message.id, from: context.selfId, name: context.presence.name, text: message.text, sentAt: message.sentAt, self: true }
+      const entry: ChatEntry = {
+        id: message.id,
+        from: context.selfId,
+        name: context.presence.name,
+        text: message.text,
+        sentAt: message.sentAt,
+        self: true,
+      }
       enqueue.assign({ chat: [...context.chat, entry].slice(-MAX_CHAT) })
     }),
     receiveMessage: assign(({ context, event }) => {
@@ -360,10 +371,7 @@ export const roomMachine = setup({
       },
       initial: 'connecting',
       on: {
-        'room.error': [
-          { guard: 'isRoomFull', target: 'failed', actions: 'failRoomFull' },
-          { actions: 'recordServerError' },
-        ],
+        'room.error': [{ guard: 'isRoomFull', target: 'failed', actions: 'failRoomFull' }, { actions: 'recordServerError' }],
         'socket.invalidFrame': { actions: 'logInvalidFrame' },
         'peer.signal': { actions: 'sendSignal' },
         'peer.message': { actions: 'receiveMessage' },

@@ -155,19 +155,18 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
  * a refused WebSocket upgrade, so ask the room's HTTP endpoint, which applies
  * the same checks (room name, token).
  */
-export const probeRoom = fromPromise<
-  { status: number; body: string },
-  { host: string; room: string; token?: string; secure: boolean }
->(async ({ input }) => {
-  const response = await PartySocket.fetch(
-    {
-      host: input.host,
-      room: input.room,
-      party: 'main',
-      protocol: input.secure ? 'https' : 'http',
-      query: input.token ? { token: input.token } : {},
-    },
-    { signal: AbortSignal.timeout(4_000) },
-  )
-  return { status: response.status, body: await response.text() }
-})
+export const probeRoom = fromPromise<{ status: number; body: string }, { host: string; room: string; token?: string; secure: boolean }>(
+  async ({ input }) => {
+    const response = await PartySocket.fetch(
+      {
+        host: input.host,
+        room: input.room,
+        party: 'main',
+        protocol: input.secure ? 'https' : 'http',
+        query: input.token ? { token: input.token } : {},
+      },
+      { signal: AbortSignal.timeout(4_000) },
+    )
+    return { status: response.status, body: await response.text() }
+  },
+)

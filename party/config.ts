@@ -30,10 +30,7 @@ const intFromString = (min: number, max: number) =>
 
 const nonEmpty = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'))
 
-const IceUrl = v.pipe(
-  v.string(),
-  v.regex(/^(stun|stuns|turn|turns):\S+$/, 'must be a stun:, stuns:, turn: or turns: URL'),
-)
+const IceUrl = v.pipe(v.string(), v.regex(/^(stun|stuns|turn|turns):\S+$/, 'must be a stun:, stuns:, turn: or turns: URL'))
 
 const Env = v.object({
   MESHCALL_MAX_PEERS: v.optional(intFromString(1, 64), '6'),
@@ -42,7 +39,12 @@ const Env = v.object({
   MESHCALL_ICE_URLS: v.optional(
     v.pipe(
       v.string(),
-      v.transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean)),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean),
+      ),
       v.array(IceUrl),
     ),
     '',

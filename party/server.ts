@@ -401,7 +401,6 @@ function infoOf(member: Member): PeerInfo {
   return { id: member.id, presence: member.presence }
 }
 
-
 /** Alarms run without `room.id` (PartyKit's documented limit). */
 function roomIdOf(room: Party.Room): string | undefined {
   try {
@@ -413,7 +412,10 @@ function roomIdOf(room: Party.Room): string | undefined {
 
 function randomToken(bytes: number): string {
   const raw = crypto.getRandomValues(new Uint8Array(bytes))
-  return btoa(String.fromCharCode(...raw)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return btoa(String.fromCharCode(...raw))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
 }
 
 async function sha256(text: string): Promise<string> {

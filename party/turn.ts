@@ -15,13 +15,7 @@ export async function turnCredential(
 ): Promise<{ username: string; credential: string }> {
   const expiry = Math.floor(nowMs / 1000) + ttlSeconds
   const username = `${expiry}:${peerId}`
-  const key = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-1' },
-    false,
-    ['sign'],
-  )
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-1' }, false, ['sign'])
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(username)))
   return { username, credential: btoa(String.fromCharCode(...mac)) }
 }

@@ -58,13 +58,7 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 
 /** The `code` of an `error` frame. */
-export const ErrorCode = v.picklist([
-  'bad-message',
-  'too-large',
-  'unknown-peer',
-  'rate-limited',
-  'room-full',
-])
+export const ErrorCode = v.picklist(['bad-message', 'too-large', 'unknown-peer', 'rate-limited', 'room-full'])
 export type ErrorCode = v.InferOutput<typeof ErrorCode>
 
 const PeerId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a peer id'))
@@ -189,9 +183,7 @@ export const ServerMessage = v.variant('type', [
 ])
 export type ServerMessage = v.InferOutput<typeof ServerMessage>
 
-export type ParseResult<T> =
-  | { ok: true; message: T }
-  | { ok: false; code: 'bad-message' | 'too-large'; reason: string }
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: 'bad-message' | 'too-large'; reason: string }
 
 /** UTF-8 length of a frame, computed only when it could exceed the limit. */
 function frameBytes(frame: string): number {
@@ -199,10 +191,7 @@ function frameBytes(frame: string): number {
   return frame.length * 3 <= MAX_FRAME_BYTES ? frame.length : new TextEncoder().encode(frame).length
 }
 
-function parseFrame<T>(
-  schema: v.GenericSchema<unknown, T>,
-  frame: string | ArrayBuffer | ArrayBufferView,
-): ParseResult<T> {
+function parseFrame<T>(schema: v.GenericSchema<unknown, T>, frame: string | ArrayBuffer | ArrayBufferView): ParseResult<T> {
   if (typeof frame !== 'string') {
     return frame.byteLength > MAX_FRAME_BYTES
       ? { ok: false, code: 'too-large', reason: `frame of ${frame.byteLength} bytes exceeds ${MAX_FRAME_BYTES}` }

@@ -145,7 +145,10 @@ export async function measurePages(options: MeasureOptions): Promise<MeasureResu
       const started = Date.now()
       await people[0].page.locator('[data-testid="toggle-screen"]').click()
       for (const p of people.slice(1)) {
-        await p.page.waitForFunction(() => document.querySelector('[data-testid="remote-screen"]') === null, undefined, { polling: 50, timeout: 30_000 })
+        await p.page.waitForFunction(() => document.querySelector('[data-testid="remote-screen"]') === null, undefined, {
+          polling: 50,
+          timeout: 30_000,
+        })
       }
       stopScreenMs = Date.now() - started
     }
@@ -241,7 +244,9 @@ function installRenderCounter() {
     let host: Fiber | null = fiber.child
     while (host && typeof host.type !== 'string') host = host.child
     const element = host?.stateNode instanceof Element ? host.stateNode : null
-    const what = element ? `${element.localName}${element.getAttribute('data-testid') ? `[${element.getAttribute('data-testid')}]` : element.classList[0] ? `.${element.classList[0]}` : ''}` : '-'
+    const what = element
+      ? `${element.localName}${element.getAttribute('data-testid') ? `[${element.getAttribute('data-testid')}]` : element.classList[0] ? `.${element.classList[0]}` : ''}`
+      : '-'
     return `${type.displayName ?? type.name ?? '?'} <${what}>`
   }
   Object.assign(window, {
@@ -384,13 +389,17 @@ async function profilePage(cdp: CDPSession, seconds: number): Promise<ProfileSum
       if (file) files.add(file)
     }
     if (files.size > 0) appInclusiveUs += us
-    for (const file of files) if (!file.startsWith('node_modules/') && !file.includes('/assets/')) ownInclusive.set(file, (ownInclusive.get(file) ?? 0) + us)
+    for (const file of files)
+      if (!file.startsWith('node_modules/') && !file.includes('/assets/')) ownInclusive.set(file, (ownInclusive.get(file) ?? 0) + us)
   }
   const strip = ({ column: _, ...row }: (typeof all)[number]) => ({ ...row, pct: pct(row.selfMs) })
   return {
     busyMs: busyUs / 1000,
     appPct: busyUs > 0 ? (appUs * 100) / busyUs : 0,
-    top: all.sort((a, b) => b.selfMs - a.selfMs).slice(0, 15).map(strip),
+    top: all
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, 15)
+      .map(strip),
     appInclusivePct: busyUs > 0 ? (appInclusiveUs * 100) / busyUs : 0,
     ownInclusiveBySource: [...ownInclusive]
       .map(([source, us]) => ({ source, pct: (us * 100) / busyUs }))
@@ -432,7 +441,10 @@ async function sourceLocator(): Promise<(url: string, line: number, column: numb
 
 type TraceMapping = {
   TraceMap: new (map: string) => object
-  originalPositionFor(map: object, needle: { line: number; column: number }): { source: string | null; line: number | null; name: string | null }
+  originalPositionFor(
+    map: object,
+    needle: { line: number; column: number },
+  ): { source: string | null; line: number | null; name: string | null }
 }
 
 function printResult(result: MeasureResult) {
@@ -440,11 +452,15 @@ function printResult(result: MeasureResult) {
   const out = (line = '') => process.stdout.write(`${line}\n`)
   if (result.profile) {
     const { profile } = result
-    out(`\nCPU profile of ${NAMES[0]} over ${seconds} s: ${profile.busyMs.toFixed(0)} ms busy, app JS (/assets/*.js) ${profile.appPct.toFixed(1)} % of it`)
+    out(
+      `\nCPU profile of ${NAMES[0]} over ${seconds} s: ${profile.busyMs.toFixed(0)} ms busy, app JS (/assets/*.js) ${profile.appPct.toFixed(1)} % of it`,
+    )
     out('  self ms   share  function (url:line) [source]')
     for (const row of profile.top) {
       const where = row.url ? `${row.url.replace(/^https?:\/\/[^/]+/, '')}:${row.line}` : ''
-      out(`  ${row.selfMs.toFixed(1).padStart(7)}  ${row.pct.toFixed(1).padStart(5)} %  ${row.functionName} ${where ? `(${where})` : ''}${row.source ? ` [${row.source}]` : ''}`)
+      out(
+        `  ${row.selfMs.toFixed(1).padStart(7)}  ${row.pct.toFixed(1).padStart(5)} %  ${row.functionName} ${where ? `(${where})` : ''}${row.source ? ` [${row.source}]` : ''}`,
+      )
     }
     out('  app self time by source file:')
     for (const { source, pct } of profile.appBySource) out(`  ${pct.toFixed(1).padStart(14)} %  ${source}`)
@@ -452,22 +468,31 @@ function printResult(result: MeasureResult) {
     for (const { source, pct } of profile.ownInclusiveBySource) out(`  ${pct.toFixed(1).padStart(14)} %  ${source}`)
   }
   if (result.renders) {
-    out(`\nReact on ${NAMES[0]}: ${result.renders.commitsPerSecond.toFixed(1)} commits/s; renders/s by component (minified name <element>):`)
+    out(
+      `\nReact on ${NAMES[0]}: ${result.renders.commitsPerSecond.toFixed(1)} commits/s; renders/s by component (minified name <element>):`,
+    )
     for (const { component, perSecond } of result.renders.components) out(`  ${perSecond.toFixed(1).padStart(7)}  ${component}`)
   }
   out(`\n${people} people${screen ? ', with a screen share' : ''}, ${seconds} s window (percent of one core)`)
   out('  page   busy %  script %  layout+style %')
   for (const page of result.pages) {
-    out(`  ${page.name.padEnd(5)} ${page.busyPct.toFixed(1).padStart(7)} ${page.scriptPct.toFixed(1).padStart(9)} ${page.layoutStylePct.toFixed(1).padStart(15)}`)
+    out(
+      `  ${page.name.padEnd(5)} ${page.busyPct.toFixed(1).padStart(7)} ${page.scriptPct.toFixed(1).padStart(9)} ${page.layoutStylePct.toFixed(1).padStart(15)}`,
+    )
   }
-  const mean = (key: 'busyPct' | 'scriptPct' | 'layoutStylePct') => result.pages.reduce((sum, page) => sum + page[key], 0) / result.pages.length
-  out(`  mean  ${mean('busyPct').toFixed(1).padStart(7)} ${mean('scriptPct').toFixed(1).padStart(9)} ${mean('layoutStylePct').toFixed(1).padStart(15)}`)
+  const mean = (key: 'busyPct' | 'scriptPct' | 'layoutStylePct') =>
+    result.pages.reduce((sum, page) => sum + page[key], 0) / result.pages.length
+  out(
+    `  mean  ${mean('busyPct').toFixed(1).padStart(7)} ${mean('scriptPct').toFixed(1).padStart(9)} ${mean('layoutStylePct').toFixed(1).padStart(15)}`,
+  )
   if (result.machineBusyPct !== null) out(`  the machine was ${result.machineBusyPct.toFixed(0)} % busy (all cores) over the window`)
   if (result.stopScreenMs !== null) out(`  Stop presenting took ${result.stopScreenMs} ms to reach every page`)
 }
 
 function usage(message: string): never {
-  process.stderr.write(`measure-pages: ${message}\nusage: npx tsx scripts/measure-pages.ts [--people 3|4] [--screen] [--seconds 10] [--quality standard|low] [--profile] [--json]\n`)
+  process.stderr.write(
+    `measure-pages: ${message}\nusage: npx tsx scripts/measure-pages.ts [--people 3|4] [--screen] [--seconds 10] [--quality standard|low] [--profile] [--json]\n`,
+  )
   process.exit(2)
 }
 

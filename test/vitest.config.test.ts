@@ -17,7 +17,11 @@ describe('the test layers', () => {
   it('put every test file on disk in exactly one layer, so none is silently left out of npm test', () => {
     // Vitest's own resolution of the projects, not a copy of their globs.
     const listed = JSON.parse(
-      execFileSync(join(ROOT, 'node_modules/.bin/vitest'), ['list', '--filesOnly', '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }),
+      execFileSync(join(ROOT, 'node_modules/.bin/vitest'), ['list', '--filesOnly', '--json'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      }),
     ) as { file: string; projectName: string }[]
     const layersOf = new Map<string, string[]>()
     for (const { file, projectName } of listed) {

@@ -136,11 +136,7 @@ export type TakenTransition = { sourceIds: string[]; targetIds: string[]; event:
  * same step), both hops are returned. A step that entered nothing ran a
  * targetless transition of an active state.
  */
-export function takenEdgeIds(
-  graph: { edges: readonly ChartEdge[] },
-  transition: TakenTransition,
-  activeIds: readonly string[],
-): string[] {
+export function takenEdgeIds(graph: { edges: readonly ChartEdge[] }, transition: TakenTransition, activeIds: readonly string[]): string[] {
   const exited = new Set(transition.sourceIds)
   const entered = new Set(transition.targetIds)
   const active = new Set(activeIds)
@@ -154,9 +150,7 @@ export function takenEdgeIds(
   if (entered.size === 0) {
     if (transition.event === '') return []
     return ids(
-      graph.edges.filter(
-        (edge) => edge.targets.length === 0 && active.has(edge.source) && edgeMatchesEvent(edge, transition.event),
-      ),
+      graph.edges.filter((edge) => edge.targets.length === 0 && active.has(edge.source) && edgeMatchesEvent(edge, transition.event)),
     )
   }
   const targetsEntered = (edge: ChartEdge) => edge.targets.length > 0 && edge.targets.every((id) => entered.has(id))
@@ -206,8 +200,7 @@ export function guardLabel(guard: unknown): string | null {
   return 'guard'
 }
 
-const checkOf = (guard: unknown): unknown =>
-  typeof guard === 'function' && 'check' in guard ? guard.check : undefined
+const checkOf = (guard: unknown): unknown => (typeof guard === 'function' && 'check' in guard ? guard.check : undefined)
 
 const HELPER_CHECKS = {
   and: checkOf(and([])),

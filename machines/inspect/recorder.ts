@@ -246,7 +246,8 @@ function signalOf(actor: ActorInfo, event: { type: string } & Record<string, unk
   }
   if (actor.kind === 'room' && event.type === 'peer.signal' && typeof event.peerId === 'string' && isRecord(event.data)) {
     const kind = event.data.kind
-    if (kind === 'description' || kind === 'candidate' || kind === 'end-of-candidates') return summary('out', event.peerId, kind, event.data)
+    if (kind === 'description' || kind === 'candidate' || kind === 'end-of-candidates')
+      return summary('out', event.peerId, kind, event.data)
   }
   return null
 }
@@ -280,14 +281,16 @@ function summarise(event: Record<string, unknown>, redact: boolean): string {
 export function sanitize(value: unknown, redact: boolean, depth: number): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value
   if (typeof value === 'string') return value.length > 2_000 ? `${value.slice(0, 2_000)}…` : value
-  if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return undefined
+  if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    return undefined
   if (depth > 6) return '[…]'
   if (Array.isArray(value)) return value.slice(0, 100).map((item) => sanitize(item, redact, depth + 1))
   if (!isPlainObject(value)) return `[${typeName(value)}]`
   const out: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) {
     if (redact && SECRET_KEYS.has(key)) out[key] = item == null ? item : '[redacted]'
-    else if (OPAQUE.test(key) && item !== null && typeof item === 'object' && !Array.isArray(item) && !isPlainObject(item)) out[key] = `[${typeName(item)}]`
+    else if (OPAQUE.test(key) && item !== null && typeof item === 'object' && !Array.isArray(item) && !isPlainObject(item))
+      out[key] = `[${typeName(item)}]`
     else if (key === 'username' && redact) out[key] = '[redacted]'
     // An SDP anywhere (a description in an event, the answer kept in context).
     else if (key === 'sdp' && redact && typeof item === 'string') out[key] = sanitize(redactSdp(item), false, depth + 1)
@@ -338,7 +341,13 @@ const Signal = v.object({
   session: v.number(),
   ack: v.nullable(v.number()),
 })
-const StateValueSchema: v.GenericSchema<StateValue> = v.union([v.string(), v.record(v.string(), v.lazy(() => StateValueSchema))])
+const StateValueSchema: v.GenericSchema<StateValue> = v.union([
+  v.string(),
+  v.record(
+    v.string(),
+    v.lazy(() => StateValueSchema),
+  ),
+])
 const Dump = v.object({
   format: v.literal(DUMP_FORMAT),
   version: v.literal(DUMP_VERSION),
@@ -348,15 +357,39 @@ const Dump = v.object({
   actors: v.array(v.object({ label: v.string(), kind: v.picklist(['room', 'media', 'peer']), peerId: v.nullable(v.string()) })),
   entries: v.array(
     v.variant('kind', [
-      v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('event'), event: v.string(), summary: v.string(), signal: v.nullable(Signal) }),
-      v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('state'), value: StateValueSchema, tags: v.array(v.string()), context: v.unknown() }),
+      v.object({
+        seq: v.number(),
+        t: v.number(),
+        actor: v.string(),
+        kind: v.literal('event'),
+        event: v.string(),
+        summary: v.string(),
+        signal: v.nullable(Signal),
+      }),
+      v.object({
+        seq: v.number(),
+        t: v.number(),
+        actor: v.string(),
+        kind: v.literal('state'),
+        value: StateValueSchema,
+        tags: v.array(v.string()),
+        context: v.unknown(),
+      }),
     ]),
   ),
   stats: v.record(v.string(), v.array(Sample)),
   descriptions: v.record(v.string(), v.object({ local: v.nullable(v.string()), remote: v.nullable(v.string()) })),
   latest: v.record(
     v.string(),
-    v.object({ seq: v.number(), t: v.number(), actor: v.string(), kind: v.literal('state'), value: StateValueSchema, tags: v.array(v.string()), context: v.unknown() }),
+    v.object({
+      seq: v.number(),
+      t: v.number(),
+      actor: v.string(),
+      kind: v.literal('state'),
+      value: StateValueSchema,
+      tags: v.array(v.string()),
+      context: v.unknown(),
+    }),
   ),
 })
 

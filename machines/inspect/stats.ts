@@ -149,11 +149,7 @@ export function sampleFrom(previous: StatsSnapshot | null, current: StatsSnapsho
  * Never throws: a failed `getStats()` skips one sample, and a closed
  * connection stops the polling quietly.
  */
-export function pollStats(
-  pc: PeerConnectionLike,
-  onSample: (sample: StatsSample) => void,
-  intervalMs = 1000,
-): () => void {
+export function pollStats(pc: PeerConnectionLike, onSample: (sample: StatsSample) => void, intervalMs = 1000): () => void {
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
   let previous: StatsSnapshot | null = null
@@ -269,9 +265,7 @@ function selectedPair(snapshot: StatsSnapshot): Stat | undefined {
     if (pair) return pair
   }
   const pairs = ofType(snapshot, 'candidate-pair').map(([, pair]) => pair)
-  const nominated = pairs
-    .filter((pair) => pair.nominated === true && pair.state === 'succeeded')
-    .sort((a, b) => bytesOf(b) - bytesOf(a))
+  const nominated = pairs.filter((pair) => pair.nominated === true && pair.state === 'succeeded').sort((a, b) => bytesOf(b) - bytesOf(a))
   return nominated[0] ?? pairs.find((pair) => pair.selected === true)
 }
 

@@ -114,7 +114,6 @@ export function activeSyntheticTracks(): number {
   return generators.size
 }
 
-
 const AUDIO_SAMPLE_RATE = 48_000
 const AUDIO_CHUNK_MS = 10
 const CAMERA_ID = 'synthetic-camera'
@@ -134,9 +133,7 @@ const generators = new Set<MediaGenerator>()
 function validateFormat(name: string, { width, height, fps }: VideoFormat): void {
   const even = (value: number) => Number.isInteger(value) && value > 0 && value % 2 === 0
   if (!even(width) || !even(height)) {
-    throw new RangeError(
-      `nodeWebRTC: ${name} width and height must be positive even integers (I420), got ${width}x${height}`,
-    )
+    throw new RangeError(`nodeWebRTC: ${name} width and height must be positive even integers (I420), got ${width}x${height}`)
   }
   if (!(fps > 0 && fps <= 120)) throw new RangeError(`nodeWebRTC: ${name} fps must be in (0, 120], got ${fps}`)
 }

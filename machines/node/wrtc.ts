@@ -115,10 +115,7 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
 
   override createAnswer(options?: RTCAnswerOptions): Promise<RTCSessionDescriptionInit>
   /** @deprecated The legacy callback form, kept because the DOM type declares it. */
-  override createAnswer(
-    successCallback: RTCSessionDescriptionCallback,
-    failureCallback: RTCPeerConnectionErrorCallback,
-  ): Promise<void>
+  override createAnswer(successCallback: RTCSessionDescriptionCallback, failureCallback: RTCPeerConnectionErrorCallback): Promise<void>
   override createAnswer(
     first?: RTCAnswerOptions | RTCSessionDescriptionCallback,
     failureCallback?: RTCPeerConnectionErrorCallback,
@@ -176,9 +173,7 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
       // generation (P2PTransportChannel::GetRemoteCandidateGeneration).
       const ufrag = candidate?.usernameFragment
       const applied = [this.currentRemoteDescription, this.pendingRemoteDescription]
-      const known = applied.some((description) =>
-        sectionsFor(description?.sdp ?? '', candidate).some((section) => section.ufrag === ufrag),
-      )
+      const known = applied.some((description) => sectionsFor(description?.sdp ?? '', candidate).some((section) => section.ufrag === ufrag))
       if (ufrag != null && !known) {
         throw new DOMException(`addIceCandidate: ufrag ${ufrag} matches no remote description`, 'OperationError')
       }

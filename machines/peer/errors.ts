@@ -10,7 +10,7 @@ const MAX_ERRORS = 20
 
 export const errorActions = {
   /** An operation of the negotiation failed (`where` names it, e.g. `setRemoteDescription(offer)`). */
-  recordError: assign<PeerContext, PeerEvent, string, PeerEvent, any>(({ context, event }, where) => {
+  recordError: assign<PeerContext, PeerEvent, string, PeerEvent, never>(({ context, event }, where) => {
     const error = 'error' in event ? event.error : event
     const named = typeof error === 'object' && error !== null && 'name' in error && 'message' in error
     const entry: PeerError = {

@@ -131,7 +131,8 @@ export const negotiationActions = {
     const local = context.link.pc.localDescription
     const type = local?.type ?? 'offer'
     const offer = type === 'offer' ? context.signaling.offerSeq + 1 : context.link.answering
-    if (type === 'offer') enqueue.assign(({ context: current }) => ({ signaling: { ...current.signaling, offerSeq: context.signaling.offerSeq + 1 } }))
+    if (type === 'offer')
+      enqueue.assign(({ context: current }) => ({ signaling: { ...current.signaling, offerSeq: context.signaling.offerSeq + 1 } }))
     if (type === 'answer' && offer !== undefined) {
       enqueue.assign(({ context: current }) => ({ link: { ...current.link, lastAnswer: { offer, sdp: local?.sdp ?? '' } } }))
     }

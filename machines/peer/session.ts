@@ -98,11 +98,13 @@ export const sessionGuards = {
 }
 
 export const sessionActions = {
-  dropStale: enqueueActions<PeerContext, PeerEvent, DropReason, PeerEvent, any, any, any, any, any>(({ context, event, enqueue }, reason) => {
-    assertEvent(event, SIGNAL_EVENTS)
-    context.log.debug('stale signaling dropped', { reason, kind: event.type, session: event.session, ack: event.ack })
-    enqueue.assign({ dropped: { ...context.dropped, [reason]: context.dropped[reason] + 1 } })
-  }),
+  dropStale: enqueueActions<PeerContext, PeerEvent, DropReason, PeerEvent, never, never, never, never, never>(
+    ({ context, event, enqueue }, reason) => {
+      assertEvent(event, SIGNAL_EVENTS)
+      context.log.debug('stale signaling dropped', { reason, kind: event.type, session: event.session, ack: event.ack })
+      enqueue.assign({ dropped: { ...context.dropped, [reason]: context.dropped[reason] + 1 } })
+    },
+  ),
   replaceConnection: peerSetup.assign(({ context, event }) => {
     assertEvent(event, SIGNAL_EVENTS)
     context.log.info('remote has a new connection: starting over', {
@@ -139,7 +141,8 @@ export const sessionActions = {
   acceptSignal: peerSetup.enqueueActions(({ context, event, enqueue }) => {
     assertEvent(event, SIGNAL_EVENTS)
     if (context.remoteSession === null || event.session > context.remoteSession) adopt(context, event.session, enqueue)
-    if (event.seq !== undefined) enqueue.assign(({ context: current }) => ({ signaling: { ...current.signaling, remoteSeq: event.seq ?? 0 } }))
+    if (event.seq !== undefined)
+      enqueue.assign(({ context: current }) => ({ signaling: { ...current.signaling, remoteSeq: event.seq ?? 0 } }))
     if (event.type === 'signal.description') {
       enqueue.raise({ type: 'remote.description', description: event.description, screenMid: event.screenMid, offer: event.offer })
     } else if (event.type === 'signal.candidate') {

@@ -94,8 +94,7 @@ export type PeerEvent =
 
 /** What a peer actor tells the room. */
 export type PeerOutputEvent =
-  | { type: 'peer.signal'; peerId: string; data: SignalData }
-  | { type: 'peer.message'; peerId: string; message: ChannelMessage }
+  { type: 'peer.signal'; peerId: string; data: SignalData } | { type: 'peer.message'; peerId: string; message: ChannelMessage }
 
 /** The UI's vocabulary for a pair: what its tile shows. */
 export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'

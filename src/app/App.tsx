@@ -1,7 +1,7 @@
 import { lazy, Suspense } from 'react'
 import { Route, Switch } from 'wouter'
 import type { AppConfig } from '../config'
-import { CallPage } from '../features/call/CallPage'
+import { CallPage } from './call/CallPage'
 import { HomePage } from '../features/home/HomePage'
 
 const InspectPage = lazy(() => import('../features/inspector/InspectPage'))

@@ -5,7 +5,17 @@ import type { MediaStreamLike } from '../../machines/webrtc'
  * A <video> showing a stream. Video elements stay muted (muted autoplay is
  * always allowed); remote sound plays through {@link MediaAudio}.
  */
-export function MediaVideo({ stream, version, label, mirrored }: { stream: MediaStreamLike | null; version?: unknown; label: string; mirrored?: boolean }) {
+export function MediaVideo({
+  stream,
+  version,
+  label,
+  mirrored,
+}: {
+  stream: MediaStreamLike | null
+  version?: unknown
+  label: string
+  mirrored?: boolean
+}) {
   const ref = useRef<HTMLVideoElement>(null)
   useEffect(() => {
     const video = ref.current

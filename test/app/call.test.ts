@@ -173,8 +173,9 @@ function serverLog(server: AppServer, room: string) {
 async function peerIdOf(viewer: Participant, name: string): Promise<string> {
   const id = await viewer.evaluate(
     (who) =>
-      [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].find((tile) => tile.querySelector('.name')?.textContent === who)?.dataset
-        .peerId ?? null,
+      [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].find(
+        (tile) => tile.querySelector('.name')?.textContent === who,
+      )?.dataset.peerId ?? null,
     name,
   )
   if (!id) throw new Error(`${viewer} has no tile for ${name}`)

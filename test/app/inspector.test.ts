@@ -31,8 +31,14 @@ describe('the inspector in a three-person call', () => {
   it("draws each peer's statechart with its active state connected, and its stats charts receive points", async () => {
     people = [await joinCall(room, 'Ada'), await joinCall(room, 'Bob'), await joinCall(room, 'Cy')]
     const [ada] = people
-    await ada.waitFor(() => document.querySelectorAll('[data-testid="remote-tile"][data-state="connected"]').length === 2, 30_000, 'two connected peers')
-    const peerIds = await ada.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((t) => t.dataset.peerId ?? ''))
+    await ada.waitFor(
+      () => document.querySelectorAll('[data-testid="remote-tile"][data-state="connected"]').length === 2,
+      30_000,
+      'two connected peers',
+    )
+    const peerIds = await ada.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((t) => t.dataset.peerId ?? ''),
+    )
 
     await ada.click('inspector-toggle')
     // The panel's chunk loads on first open, and its layout runs then.
@@ -40,10 +46,7 @@ describe('the inspector in a three-person call', () => {
     for (const actor of ['room', 'media', ...peerIds]) {
       await waitUntil(
         () =>
-          ada.evaluate(
-            (id) => document.querySelector(`[data-testid="statechart"][data-actor="${id}"] [data-state-id]`) !== null,
-            actor,
-          ),
+          ada.evaluate((id) => document.querySelector(`[data-testid="statechart"][data-actor="${id}"] [data-state-id]`) !== null, actor),
         { what: `the statechart of ${actor}` },
       )
     }
@@ -59,7 +62,11 @@ describe('the inspector in a three-person call', () => {
       expect(active).toContain('peer.active.channel.open')
     }
     await waitUntil(
-      () => ada.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="stats-chart"]')].filter((c) => Number(c.dataset.points) >= 2).length),
+      () =>
+        ada.evaluate(
+          () =>
+            [...document.querySelectorAll<HTMLElement>('[data-testid="stats-chart"]')].filter((c) => Number(c.dataset.points) >= 2).length,
+        ),
       { what: 'stats charts with points', timeoutMs: 15_000 },
     )
     expect(await ada.count('timeline-entry')).toBeGreaterThan(10)
@@ -71,7 +78,11 @@ describe('the inspector in a three-person call', () => {
       const entries = [...document.querySelectorAll<HTMLButtonElement>('[data-testid="timeline-entry"]')]
       entries.find((e) => e.textContent?.includes('→'))?.click()
     })
-    await ada.waitFor(() => document.querySelector('.snapshot summary')?.textContent?.includes(' at #') === true, 15_000, 'the snapshot at that moment')
+    await ada.waitFor(
+      () => document.querySelector('.snapshot summary')?.textContent?.includes(' at #') === true,
+      15_000,
+      'the snapshot at that moment',
+    )
   }, 30_000)
 
   it('exports a dump that the /inspect page loads and replays', async () => {

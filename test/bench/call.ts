@@ -131,8 +131,18 @@ async function main() {
     await app.stop()
   }
   const rows = [
-    { figure: 'leave → tile gone everywhere', ms: median(samples.leave), anchor: 'chat message → shown everywhere', anchorMs: median(samples.chat) },
-    { figure: 'reload → connected everywhere', ms: median(samples.reload), anchor: 'first visit → connected everywhere', anchorMs: median(samples.join) },
+    {
+      figure: 'leave → tile gone everywhere',
+      ms: median(samples.leave),
+      anchor: 'chat message → shown everywhere',
+      anchorMs: median(samples.chat),
+    },
+    {
+      figure: 'reload → connected everywhere',
+      ms: median(samples.reload),
+      anchor: 'first visit → connected everywhere',
+      anchorMs: median(samples.join),
+    },
   ]
   console.log(`\ncall timings, 4 Chromium participants, median of ${CYCLES}`)
   console.table(rows.map((r) => ({ ...r, ratio: `${(r.ms / r.anchorMs).toFixed(2)}×` })))

@@ -19,7 +19,11 @@ beforeAll(async () => {
     return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
   }
   const captured: InspectionEvent[] = []
-  const pair = createPeerPair({ webrtc, tracks: { a: await tracks(webrtc.a), b: await tracks(webrtc.b) }, inspect: (e) => captured.push(e) })
+  const pair = createPeerPair({
+    webrtc,
+    tracks: { a: await tracks(webrtc.a), b: await tracks(webrtc.b) },
+    inspect: (e) => captured.push(e),
+  })
   pair.setAuto('a', true)
   pair.setAuto('b', true)
   await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'))

@@ -12,7 +12,12 @@ let bId = ''
 
 const candidate: SignalData = {
   kind: 'candidate',
-  candidate: { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'abcd' },
+  candidate: {
+    candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host',
+    sdpMid: '0',
+    sdpMLineIndex: 0,
+    usernameFragment: 'abcd',
+  },
   session: 1,
 }
 // About the size of a two-track offer with a data channel.

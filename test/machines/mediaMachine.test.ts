@@ -72,7 +72,9 @@ describe('mediaMachine', () => {
     expect(media.getSnapshot().context.problem).toEqual({ reason: 'denied', message: expect.stringMatching(/permission/) })
     expect(media.getSnapshot().can({ type: 'ui.toggleMic' })).toBe(false)
     // The room hears of it, so it can join receive-only without waiting.
-    expect(reports).toEqual([{ type: 'media.tracks', tracks: expect.objectContaining({ audio: null, video: null }), mic: false, camera: false, screen: false }])
+    expect(reports).toEqual([
+      { type: 'media.tracks', tracks: expect.objectContaining({ audio: null, video: null }), mic: false, camera: false, screen: false },
+    ])
   })
 
   it('says unavailable with no devices, and can retry', async () => {

@@ -55,20 +55,21 @@ function join(opts: BotOptions, index: number): Bot {
   return bot
 }
 
-const describeBots = () => bots.map((b) => {
-  const s = b.call.getSnapshot()
-  return {
-    name: b.name,
-    id: s.context.selfId,
-    state: s.value,
-    peers: Object.fromEntries(
-      Object.entries(s.context.peers).map(([id, ref]) => {
-        const p = ref.getSnapshot()
-        return [id, { value: p.value, connectionState: p.context.link.connectionState, errors: p.context.errors }]
-      }),
-    ),
-  }
-})
+const describeBots = () =>
+  bots.map((b) => {
+    const s = b.call.getSnapshot()
+    return {
+      name: b.name,
+      id: s.context.selfId,
+      state: s.value,
+      peers: Object.fromEntries(
+        Object.entries(s.context.peers).map(([id, ref]) => {
+          const p = ref.getSnapshot()
+          return [id, { value: p.value, connectionState: p.context.link.connectionState, errors: p.context.errors }]
+        }),
+      ),
+    }
+  })
 
 async function fullMesh(expected: number, timeoutMs = 45_000) {
   await waitUntil(() => bots.length === expected && bots.every((b) => isFullyConnected(b, expected - 1)), {
@@ -103,9 +104,7 @@ async function mediaFlows(since: Map<string, number>, more = 10, timeoutMs = 30_
 
 /** Failed WebRTC operations recorded by any peer machine, and error-level log lines. */
 function unhandledErrors() {
-  const failed = bots.flatMap((b) =>
-    Object.values(b.call.getSnapshot().context.peers).flatMap((ref) => ref.getSnapshot().context.errors),
-  )
+  const failed = bots.flatMap((b) => Object.values(b.call.getSnapshot().context.peers).flatMap((ref) => ref.getSnapshot().context.errors))
   return [...failed, ...logs.filter((record) => record.level === 'error')]
 }
 
@@ -262,7 +261,9 @@ describe('a room of bots with real WebRTC', () => {
     })
     // Media keeps flowing while there is no signaling at all.
     const during = await mediaFlows(before)
-    expect(bots.every((b) => Object.values(b.call.getSnapshot().context.peers).every((r) => r.getSnapshot().hasTag('connected')))).toBe(true)
+    expect(bots.every((b) => Object.values(b.call.getSnapshot().context.peers).every((r) => r.getSnapshot().hasTag('connected')))).toBe(
+      true,
+    )
 
     await server.restart()
     await waitUntil(() => bots.every((b) => b.call.getSnapshot().matches({ online: 'joined' })), {

@@ -80,34 +80,38 @@ describe('perfect negotiation', () => {
     ['glare: both sides offer; the impolite one ignores, the polite one rolls back and answers', { a: 'peer-a', b: 'peer-b' }],
     ['roles reversed: the same glare resolves with the other side polite', { a: 'peer-z', b: 'peer-b' }],
   ] as const) {
-    it(name, async () => {
-      const p = await pair(ids)
-      // Both sides' negotiationneeded fires at once: two offers cross.
-      await waitUntil(() => p.queues.a.some((m) => isDescription(m.kind)) && p.queues.b.some((m) => isDescription(m.kind)), {
-        what: 'both offers made',
-      })
-      const polite: Side = at(p, 'a').context.polite ? 'a' : 'b'
-      const impolite: Side = polite === 'a' ? 'b' : 'a'
-      expect(at(p, impolite).context.polite).toBe(false)
-      expect(negotiation(at(p, 'a'))).toBe('awaitingAnswer')
-      expect(negotiation(at(p, 'b'))).toBe('awaitingAnswer')
+    it(
+      name,
+      async () => {
+        const p = await pair(ids)
+        // Both sides' negotiationneeded fires at once: two offers cross.
+        await waitUntil(() => p.queues.a.some((m) => isDescription(m.kind)) && p.queues.b.some((m) => isDescription(m.kind)), {
+          what: 'both offers made',
+        })
+        const polite: Side = at(p, 'a').context.polite ? 'a' : 'b'
+        const impolite: Side = polite === 'a' ? 'b' : 'a'
+        expect(at(p, impolite).context.polite).toBe(false)
+        expect(negotiation(at(p, 'a'))).toBe('awaitingAnswer')
+        expect(negotiation(at(p, 'b'))).toBe('awaitingAnswer')
 
-      // The polite side's offer reaches the impolite side first: ignored.
-      p.deliver(polite)
-      expect(at(p, impolite).context.ignoredOffers).toBe(1)
-      expect(negotiation(at(p, impolite))).toBe('awaitingAnswer')
-      // The impolite side's offer reaches the polite side: it rolls back and answers.
-      p.deliver(impolite)
-      expect(negotiation(at(p, polite))).toBe('settingRemoteOffer')
+        // The polite side's offer reaches the impolite side first: ignored.
+        p.deliver(polite)
+        expect(at(p, impolite).context.ignoredOffers).toBe(1)
+        expect(negotiation(at(p, impolite))).toBe('awaitingAnswer')
+        // The impolite side's offer reaches the polite side: it rolls back and answers.
+        p.deliver(impolite)
+        expect(negotiation(at(p, polite))).toBe('settingRemoteOffer')
 
-      p.setAuto('a', true)
-      p.setAuto('b', true)
-      await bothSettled(p)
-      expect(at(p, polite).context.ignoredOffers).toBe(0)
-      expect(at(p, 'a').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
-      expect(at(p, 'b').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
-      noErrors(p)
-    }, 30_000)
+        p.setAuto('a', true)
+        p.setAuto('b', true)
+        await bothSettled(p)
+        expect(at(p, polite).context.ignoredOffers).toBe(0)
+        expect(at(p, 'a').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
+        expect(at(p, 'b').context.link.remoteTracks).toEqual({ audio: true, video: true, screen: false })
+        noErrors(p)
+      },
+      30_000,
+    )
   }
 
   it('glare on a renegotiation: both share a screen at once; the impolite one ignores, the polite one rolls back and answers', async () => {
@@ -118,13 +122,20 @@ describe('perfect negotiation', () => {
     const impolite: Side = polite === 'a' ? 'b' : 'a'
     const ignored = at(p, impolite).context.ignoredOffers
     const offers = (side: Side) => p.queues[side].filter((m) => m.kind === 'description' && m.description.type === 'offer')
-    for (const side of ['a', 'b'] as const) p.refs[side].send({ type: 'media.tracks', tracks: await screen(at(p, side).context.localTracks) })
+    for (const side of ['a', 'b'] as const)
+      p.refs[side].send({ type: 'media.tracks', tracks: await screen(at(p, side).context.localTracks) })
     await waitUntil(() => offers('a').length === 1 && offers('b').length === 1, { what: 'both offers made' })
     const politeMids = at(p, polite).context.link.pc.getTransceivers().length
 
-    p.deliver(polite, p.queues[polite].findIndex((m) => m.kind === 'description'))
+    p.deliver(
+      polite,
+      p.queues[polite].findIndex((m) => m.kind === 'description'),
+    )
     expect(at(p, impolite).context.ignoredOffers).toBe(ignored + 1)
-    p.deliver(impolite, p.queues[impolite].findIndex((m) => m.kind === 'description'))
+    p.deliver(
+      impolite,
+      p.queues[impolite].findIndex((m) => m.kind === 'description'),
+    )
     // A real rollback here: the connection has negotiated before.
     expect(negotiation(at(p, polite))).toBe('settingRemoteOffer')
     await waitUntil(() => p.queues[polite].some((m) => m.kind === 'description' && m.description.type === 'answer'), {
@@ -189,7 +200,11 @@ describe('perfect negotiation', () => {
     // a's candidates overtake a's description: b has no remote description yet.
     expect(at(p, 'b').context.link.pc.remoteDescription).toBeNull()
     const candidates = p.queues.a.filter((m) => m.kind === 'candidate').length
-    while (p.queues.a.some((m) => m.kind === 'candidate')) p.deliver('a', p.queues.a.findIndex((m) => m.kind === 'candidate'))
+    while (p.queues.a.some((m) => m.kind === 'candidate'))
+      p.deliver(
+        'a',
+        p.queues.a.findIndex((m) => m.kind === 'candidate'),
+      )
     expect(at(p, 'b').context.signaling.pendingCandidates.length).toBe(candidates)
 
     p.setAuto('a', true)
@@ -285,7 +300,14 @@ describe('stale signaling', () => {
     p.refs.a.send({ type: 'ui.restartIce' })
     await waitUntil(() => iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp)[0] !== oldUfrag && settled(at(p, 'a')), {
       what: 'the restart to complete with new remote credentials',
-      describe: () => ({ old: oldUfrag, now: iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp), a: at(p, 'a').value, b: at(p, 'b').value, restarts: at(p, 'a').context.totalRestarts, sentA: p.sent.a.map((m) => m.kind === 'description' ? m.description.type : m.kind) }),
+      describe: () => ({
+        old: oldUfrag,
+        now: iceUfrags(at(p, 'a').context.link.pc.remoteDescription?.sdp),
+        a: at(p, 'a').value,
+        b: at(p, 'b').value,
+        restarts: at(p, 'a').context.totalRestarts,
+        sentA: p.sent.a.map((m) => (m.kind === 'description' ? m.description.type : m.kind)),
+      }),
     })
     // Sent again with new numbers (or by a peer that numbers nothing): the
     // ICE generation tells them apart.

@@ -12,10 +12,7 @@ let guarded: RoomServer
 let calls: Call[] = []
 
 beforeAll(async () => {
-  ;[small, guarded] = await Promise.all([
-    startRoomServer({ MESHCALL_MAX_PEERS: '1' }),
-    startRoomServer({ MESHCALL_AUTH_SECRET: SECRET }),
-  ])
+  ;[small, guarded] = await Promise.all([startRoomServer({ MESHCALL_MAX_PEERS: '1' }), startRoomServer({ MESHCALL_AUTH_SECRET: SECRET })])
 })
 afterEach(() => {
   for (const call of calls) call.stop()
@@ -27,7 +24,15 @@ afterAll(async () => {
 
 function call(host: string, room: string, extra: { token?: string; name?: string } = {}) {
   // Receive-only: these tests are about the room, not media.
-  const c = createCall({ host, room, name: extra.name ?? 'Tester', token: extra.token, webrtc: nodeWebRTC({ devices: 'none' }), log: silentLogger, media: { audio: false, video: false } })
+  const c = createCall({
+    host,
+    room,
+    name: extra.name ?? 'Tester',
+    token: extra.token,
+    webrtc: nodeWebRTC({ devices: 'none' }),
+    log: silentLogger,
+    media: { audio: false, video: false },
+  })
   calls.push(c)
   return c
 }

@@ -10,13 +10,7 @@
  * // … run the test …
  * console.log(formatCoverage(coverage.result(), allowList))
  */
-import {
-  isMachineSnapshot,
-  type AnyStateMachine,
-  type AnyStateNode,
-  type AnyTransitionDefinition,
-  type InspectionEvent,
-} from 'xstate'
+import { isMachineSnapshot, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type InspectionEvent } from 'xstate'
 import { activeStateIds, guardLabel } from '../../machines/inspect/graph'
 
 /** One transition of the definition; the guarded alternatives of one event are separate. */

@@ -164,10 +164,7 @@ type PeerMachine = typeof peerMachine
 type PeerRef = ActorRefFrom<PeerMachine>
 export type PeerSnapshot = SnapshotFrom<PeerMachine>
 
-type ParticipantEvent =
-  | PeerOutputEvent
-  | { type: 'mesh.add'; peerId: string; input: PeerInput }
-  | { type: 'mesh.remove'; peerId: string }
+type ParticipantEvent = PeerOutputEvent | { type: 'mesh.add'; peerId: string; input: PeerInput } | { type: 'mesh.remove'; peerId: string }
 
 /** The room's part in a call, reduced to what negotiation needs: spawn, stop, route. */
 function participantMachine(machine: PeerMachine, onSignal: (to: string, data: SignalData) => void) {
@@ -327,8 +324,7 @@ export async function createMesh(options: MeshOptions) {
 
   for (const id of ids) arrive(id, { othersSpawn: true })
 
-  const actor = (self: string, remote: string): PeerRef | undefined =>
-    participants.get(self)?.root?.getSnapshot().context.peers[remote]
+  const actor = (self: string, remote: string): PeerRef | undefined => participants.get(self)?.root?.getSnapshot().context.peers[remote]
 
   const toPeer = (self: string, remote: string, event: PeerEvent) => actor(self, remote)?.send(event)
 
@@ -495,7 +491,8 @@ function pairProblems(at: string, s: PeerSnapshot, r: PeerSnapshot, own: MediaFl
   for (const kind of ['audio', 'video', 'screen'] as const) {
     if ((c.link.senders[kind] !== null) !== own[kind]) found.push(`${at}: ${kind} sender ${c.link.senders[kind] ? 'present' : 'missing'}`)
   }
-  if (c.errors.length > 0) found.push(`${at}: errors ${JSON.stringify(c.errors.map(({ where, name, message }) => ({ where, name, message })))}`)
+  if (c.errors.length > 0)
+    found.push(`${at}: errors ${JSON.stringify(c.errors.map(({ where, name, message }) => ({ where, name, message })))}`)
   if (c.ignoredOffers > 0 && c.polite) found.push(`${at}: the polite side ignored ${c.ignoredOffers} offer(s)`)
   if (c.polite !== isPolite(s.context.selfId, s.context.peerId)) found.push(`${at}: politeness differs from ids`)
   return found

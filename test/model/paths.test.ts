@@ -55,10 +55,12 @@ const stepName = (step: Step) => (step.type === 'SIGNALING_RECONNECT' ? `${step.
 const name = (path: Path) => `${path.start === 'newcomer' ? '[b offers first] ' : ''}${path.steps.map(stepName).join(' → ')}`
 const isModelEvent = (event: { type: string }): event is Step => MODEL_EVENTS.some((e) => e.type === event.type)
 /** A generated path's events, without the initial `xstate.init`. */
-const eventsOf = (start: Start) => (path: { steps: { event: { type: string } }[] }): Path => ({
-  start,
-  steps: path.steps.flatMap(({ event }) => (isModelEvent(event) ? [event] : [])),
-})
+const eventsOf =
+  (start: Start) =>
+  (path: { steps: { event: { type: string } }[] }): Path => ({
+    start,
+    steps: path.steps.flatMap(({ event }) => (isModelEvent(event) ? [event] : [])),
+  })
 
 /** Drops every path that is a prefix of another (or the same as one): running the longer one runs it too. */
 function distinct(paths: Path[]): Path[] {
@@ -161,7 +163,12 @@ const ICE_FAILURES: Record<string, IceFailure> = {
   async failed(network, pair, side) {
     const before = at(pair, side).context.totalRestarts
     network.partition('a', 'b')
-    await until(pair, () => at(pair, side).context.totalRestarts > before, `${side} to restart on failed`, () => network.advance())
+    await until(
+      pair,
+      () => at(pair, side).context.totalRestarts > before,
+      `${side} to restart on failed`,
+      () => network.advance(),
+    )
     network.heal('a', 'b')
   },
   /** The connection stays `disconnected` past the delay: the side restarts without a failure. */
@@ -183,7 +190,12 @@ const ICE_FAILURES: Record<string, IceFailure> = {
   /** Out until the side gives up; once the network is back, the user retries (and restarts the other side, if it gave up too). */
   async outageThenRetry(network, pair, side) {
     network.partition('a', 'b')
-    await until(pair, () => at(pair, side).hasTag('failed'), `${side} to give up`, () => network.advance())
+    await until(
+      pair,
+      () => at(pair, side).hasTag('failed'),
+      `${side} to give up`,
+      () => network.advance(),
+    )
     network.heal('a', 'b')
     pair.refs[side].send({ type: 'ui.retry' })
     const remote = side === 'a' ? 'b' : 'a'
@@ -192,7 +204,12 @@ const ICE_FAILURES: Record<string, IceFailure> = {
   /** Out until the side gives up; the other side, still restarting, brings the connection back once the network is. */
   async outageThenRemoteRestart(network, pair, side) {
     network.partition('a', 'b')
-    await until(pair, () => at(pair, side).hasTag('failed'), `${side} to give up`, () => network.advance())
+    await until(
+      pair,
+      () => at(pair, side).hasTag('failed'),
+      `${side} to give up`,
+      () => network.advance(),
+    )
     network.heal('a', 'b')
     const remote = side === 'a' ? 'b' : 'a'
     if (at(pair, remote).hasTag('failed')) pair.refs[remote].send({ type: 'ui.restartIce' })
@@ -299,7 +316,10 @@ function atRest(pair: Pair): boolean {
 }
 
 const sending = (tracks: LocalTracks) => ({ audio: tracks.audio !== null, video: tracks.video !== null, screen: tracks.screen !== null })
-const mids = (pair: Pair, side: Side) => at(pair, side).context.link.pc.getTransceivers().map((t) => t.mid)
+const mids = (pair: Pair, side: Side) =>
+  at(pair, side)
+    .context.link.pc.getTransceivers()
+    .map((t) => t.mid)
 const descriptions = (pair: Pair, side: Side) => pair.sent[side].filter((m) => m.kind === 'description').length
 
 /** Both sides stable, connected, with an open channel, the same transceivers, and receiving what the other sends. */
@@ -475,7 +495,10 @@ async function checkPath(run: Run, path: Path): Promise<void> {
   )
 
   const context = { a: at(pair, 'a').context, b: at(pair, 'b').context }
-  for (const [s, r] of [['a', 'b'], ['b', 'a']] as const) {
+  for (const [s, r] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const) {
     expect(inNegotiation(pair, s, 'stable'), `${s} negotiation stable after ${name(path)}`).toBe(true)
     expect(context[s].link.pc.signalingState, `${s} signalingState after ${name(path)}`).toBe('stable')
     expect(at(pair, s).hasTag('connected'), `${s} connected after ${name(path)}`).toBe(true)
@@ -487,7 +510,10 @@ async function checkPath(run: Run, path: Path): Promise<void> {
   expect(context[POLITE].polite).toBe(true)
   expect(context[POLITE].ignoredOffers, `offers the polite side ignored after ${name(path)}`).toBe(0)
 
-  for (const [s, r] of [['a', 'b'], ['b', 'a']] as const) {
+  for (const [s, r] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const) {
     const text = `hello from ${s}`
     pair.refs[s].send({ type: 'channel.send', message: { type: 'chat', id: `${s}-1`, text, sentAt: Date.now() } })
     const received = () => pair.chat[r].some((e) => e.type === 'peer.message' && e.message.type === 'chat' && e.message.text === text)
@@ -605,7 +631,11 @@ const FAULTS: { name: string; side: Side; fault: Fault; where: string }[] = [
   {
     name: 'a fails to make its answer: recorded; the offer sent again is answered',
     side: 'a',
-    fault: { op: 'setLocalDescription', when: (pc) => pc.signalingState === 'have-remote-offer', error: failure('setLocalDescription(answer)') },
+    fault: {
+      op: 'setLocalDescription',
+      when: (pc) => pc.signalingState === 'have-remote-offer',
+      error: failure('setLocalDescription(answer)'),
+    },
     where: 'setLocalDescription(answer)',
   },
   {
@@ -659,8 +689,14 @@ describe('coverage of the peer machine', () => {
     mkdirSync(dirname(REPORT), { recursive: true })
     writeFileSync(REPORT, `${report}\n`)
     const missing = uncovered(result)
-    expect(missing.states.filter((s) => !UNREACHABLE_STATES[s]), 'states not covered, with no reason listed').toEqual([])
-    expect(missing.transitions.filter((t) => !UNCOVERED_TRANSITIONS[t]), 'transitions not covered, with no reason listed').toEqual([])
+    expect(
+      missing.states.filter((s) => !UNREACHABLE_STATES[s]),
+      'states not covered, with no reason listed',
+    ).toEqual([])
+    expect(
+      missing.transitions.filter((t) => !UNCOVERED_TRANSITIONS[t]),
+      'transitions not covered, with no reason listed',
+    ).toEqual([])
     // The lists name real states and transitions (a renamed one would leave a stale entry).
     const { states, transitions } = machineTransitions(peerMachine)
     expect(Object.keys(UNREACHABLE_STATES).filter((s) => !states.includes(s))).toEqual([])

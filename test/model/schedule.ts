@@ -297,7 +297,9 @@ export function saveFixture(fixture: Fixture, dir = FIXTURE_DIR): string {
 export function loadFixtures(dir = FIXTURE_DIR): { file: string; fixture: Fixture }[] {
   let files: string[]
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
   } catch {
     return []
   }

@@ -67,7 +67,10 @@ function everyScheduleConverges(label: string, disruptions: readonly Disruption[
 }
 
 describe('random schedules on the simulated network', () => {
-  everyScheduleConverges('in-order signaling with duplicates, media changes, ICE restarts, short delays and leave/join', ['duplicate', 'leave'])
+  everyScheduleConverges('in-order signaling with duplicates, media changes, ICE restarts, short delays and leave/join', [
+    'duplicate',
+    'leave',
+  ])
   everyScheduleConverges('with reordering, long delays, signaling reconnects and reloads too', ALL_DISRUPTIONS)
 })
 

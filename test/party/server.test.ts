@@ -62,9 +62,7 @@ describe('welcome and presence', () => {
     const room = freshRoom()
     const a = await join(room, { name: 'Ada' })
     const b = await join(room, { name: 'Bob' })
-    expect(b.welcome.peers).toEqual([
-      { id: a.welcome.id, presence: { name: 'Ada', mic: false, camera: false, screen: false } },
-    ])
+    expect(b.welcome.peers).toEqual([{ id: a.welcome.id, presence: { name: 'Ada', mic: false, camera: false, screen: false } }])
     const joined = await a.client.next('peer-joined')
     expect(joined.peer).toEqual({ id: b.welcome.id, presence: { name: 'Bob', mic: false, camera: false, screen: false } })
   })
@@ -111,7 +109,12 @@ describe('signal relay', () => {
     const b = await join(room)
     const candidate: SignalData = {
       kind: 'candidate',
-      candidate: { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'abcd' },
+      candidate: {
+        candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host',
+        sdpMid: '0',
+        sdpMLineIndex: 0,
+        usernameFragment: 'abcd',
+      },
       session: 3,
       ack: 7,
     }
@@ -352,7 +355,9 @@ describe('ICE servers', () => {
     expect(peerId).toBe(welcome.id)
     expect(Number(expiry)).toBeGreaterThanOrEqual(before + 600)
     expect(Number(expiry)).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 600)
-    const expected = createHmac('sha1', TURN_SECRET).update(turn?.username ?? '').digest('base64')
+    const expected = createHmac('sha1', TURN_SECRET)
+      .update(turn?.username ?? '')
+      .digest('base64')
     expect(turn?.credential).toBe(expected)
   })
 })

@@ -37,9 +37,9 @@ describe('parseConfig', () => {
   })
 
   it('names every invalid variable in one readable error', () => {
-    expect(() =>
-      parseConfig({ MESHCALL_MAX_PEERS: 'six', MESHCALL_ICE_URLS: 'http://nope', MESHCALL_AUTH_SECRET: 'short' }),
-    ).toThrow(/MESHCALL_MAX_PEERS must be a whole number.*MESHCALL_AUTH_SECRET must be at least 16.*MESHCALL_ICE_URLS/)
+    expect(() => parseConfig({ MESHCALL_MAX_PEERS: 'six', MESHCALL_ICE_URLS: 'http://nope', MESHCALL_AUTH_SECRET: 'short' })).toThrow(
+      /MESHCALL_MAX_PEERS must be a whole number.*MESHCALL_AUTH_SECRET must be at least 16.*MESHCALL_ICE_URLS/,
+    )
   })
 })
 

@@ -29,7 +29,14 @@ describe('parseClientMessage', () => {
 describe('parseServerMessage', () => {
   it('accepts a welcome and refuses an unknown version', () => {
     const welcome = {
-      type: 'welcome', v: 1, id: 'a', secret: 's', resumed: false, peers: [], iceServers: [], maxPeers: 6,
+      type: 'welcome',
+      v: 1,
+      id: 'a',
+      secret: 's',
+      resumed: false,
+      peers: [],
+      iceServers: [],
+      maxPeers: 6,
       limits: { rate: 50, burst: 200, maxFrameBytes: 65536 },
     }
     expect(parseServerMessage(JSON.stringify(welcome)).ok).toBe(true)

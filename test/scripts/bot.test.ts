@@ -24,7 +24,12 @@ type Summary = {
   fullMeshMs: number | null
   iceRestarts: number
   failures: ({ reason: string } | null)[]
-  bots: { name: string; id: string | null; connectedWith: string[]; peers: { id: string; framesReceived: number; bytesReceived: number }[] }[]
+  bots: {
+    name: string
+    id: string | null
+    connectedWith: string[]
+    peers: { id: string; framesReceived: number; bytesReceived: number }[]
+  }[]
 }
 
 describe('npm run bot', () => {
@@ -43,9 +48,18 @@ describe('npm run bot', () => {
   }, 60_000)
 
   it('exits 1 when a bot cannot reach every other participant (the room is full)', async () => {
-    const failure = await run(TSX, [SCRIPT, '--host', server.host, '--room', 'bots-full', '--peers', '3', '--seconds', '3', '--json']).catch(
-      (e: { code: number; stdout: string }) => e,
-    )
+    const failure = await run(TSX, [
+      SCRIPT,
+      '--host',
+      server.host,
+      '--room',
+      'bots-full',
+      '--peers',
+      '3',
+      '--seconds',
+      '3',
+      '--json',
+    ]).catch((e: { code: number; stdout: string }) => e)
     expect('code' in failure && failure.code).toBe(1)
     const summary: Summary = JSON.parse(failure.stdout)
     expect(summary.ok).toBe(false)

@@ -171,7 +171,17 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), 'meshcall-app-'))
   // The deployment's own config: the same room server, serving dist/ with
   // the single-page fallback for /r/<room>.
-  const args = ['dev', '--config', DEPLOY_CONFIG, '--port', String(port), '--persist', join(dir, 'state'), '--disable-request-cf-fetch', '--no-hotkeys']
+  const args = [
+    'dev',
+    '--config',
+    DEPLOY_CONFIG,
+    '--port',
+    String(port),
+    '--persist',
+    join(dir, 'state'),
+    '--disable-request-cf-fetch',
+    '--no-hotkeys',
+  ]
   for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
 
   const child = spawn(PARTYKIT, args, {
@@ -212,7 +222,11 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
   }
 
   try {
-    await waitUntilServing(origin, () => child.exitCode, () => log)
+    await waitUntilServing(
+      origin,
+      () => child.exitCode,
+      () => log,
+    )
   } catch (error) {
     await stop()
     throw error

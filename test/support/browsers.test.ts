@@ -94,10 +94,13 @@ afterAll(async () => {
 /** Waits until `testId`'s video has frames and its playback clock moves on. */
 async function expectVideoPlaying(participant: Participant, testId: string) {
   const info = () => participant.evaluate((id: string) => harness.video(id), testId)
-  const first = await waitUntil(async () => {
-    const video = await info()
-    return video.width > 0 ? video : undefined
-  }, { what: `${participant} ${testId} to have frames`, timeoutMs: 10_000 })
+  const first = await waitUntil(
+    async () => {
+      const video = await info()
+      return video.width > 0 ? video : undefined
+    },
+    { what: `${participant} ${testId} to have frames`, timeoutMs: 10_000 },
+  )
   await waitUntil(async () => (await info()).time > first.time + 0.3, { what: `${participant} ${testId} to advance`, timeoutMs: 10_000 })
 }
 
@@ -107,13 +110,16 @@ async function relayUntilConnected(a: Participant, b: Participant) {
     const candidates = await from.evaluate(() => harness.candidates())
     if (candidates.length > 0) await to.evaluate((list: Candidate[]) => harness.addCandidates(list), candidates)
   }
-  await waitUntil(async () => {
-    await relay(a, b)
-    await relay(b, a)
-    const states = await Promise.all([a, b].map((p) => p.evaluate(() => harness.connectionState())))
-    if (states.includes('failed')) throw new Error(`ICE failed: ${a} ${states[0]}, ${b} ${states[1]}`)
-    return states.every((state) => state === 'connected')
-  }, { what: `${a} and ${b} to connect`, timeoutMs: 15_000 })
+  await waitUntil(
+    async () => {
+      await relay(a, b)
+      await relay(b, a)
+      const states = await Promise.all([a, b].map((p) => p.evaluate(() => harness.connectionState())))
+      if (states.includes('failed')) throw new Error(`ICE failed: ${a} ${states[0]}, ${b} ${states[1]}`)
+      return states.every((state) => state === 'connected')
+    },
+    { what: `${a} and ${b} to connect`, timeoutMs: 15_000 },
+  )
 }
 
 /** Camera on both sides, `a` offers, candidates relayed by the test, then video must play at both ends. */

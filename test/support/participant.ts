@@ -2,12 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser as ChromiumBrowser, BrowserContext as ChromiumContext, Page as ChromiumPage } from 'playwright-core'
-import type {
-  Browser as FirefoxBrowser,
-  BrowserContext as FirefoxContext,
-  KeyInput,
-  Page as FirefoxPage,
-} from 'puppeteer-core'
+import type { Browser as FirefoxBrowser, BrowserContext as FirefoxContext, KeyInput, Page as FirefoxPage } from 'puppeteer-core'
 import { afterEach } from 'vitest'
 import { launchChromium, launchFirefox } from './browsers'
 
@@ -38,6 +33,7 @@ const byTestId = (testId: string) => `[data-testid="${testId.replace(/["\\]/g, '
  * so their types are only as good as the caller's word: the facade below keeps
  * the caller's types and this boundary stays untyped.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type PageFn = (arg: any) => unknown
 
 /** What each engine must provide; everything else is built on it once. */
@@ -221,7 +217,10 @@ export class Participant {
   }
 
   /** Waits until elements with this test id reach `state` (default `visible`). */
-  async waitForTestId(testId: string, { state = 'visible', timeoutMs = DEFAULT_TIMEOUT_MS }: { state?: WaitState; timeoutMs?: number } = {}) {
+  async waitForTestId(
+    testId: string,
+    { state = 'visible', timeoutMs = DEFAULT_TIMEOUT_MS }: { state?: WaitState; timeoutMs?: number } = {},
+  ) {
     const selector = byTestId(testId)
     const reached = ({ selector, state }: { selector: string; state: WaitState }) => {
       const elements = [...document.querySelectorAll(selector)]

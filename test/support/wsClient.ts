@@ -63,21 +63,21 @@ export class TestClient {
   }
 
   /** The next unread message of `type` (skipping others), within `timeoutMs`. */
-  async next<T extends ServerMessage['type']>(
-    type: T,
-    match: (message: Of<T>) => boolean = () => true,
-    timeoutMs = 5_000,
-  ): Promise<Of<T>> {
-    const found = await this.until(() => {
-      for (let i = this.cursor; i < this.received.length; i++) {
-        const message = this.received[i]
-        if (message.type === type && match(message as Of<T>)) {
-          this.cursor = i + 1
-          return message as Of<T>
+  async next<T extends ServerMessage['type']>(type: T, match: (message: Of<T>) => boolean = () => true, timeoutMs = 5_000): Promise<Of<T>> {
+    const found = await this.until(
+      () => {
+        for (let i = this.cursor; i < this.received.length; i++) {
+          const message = this.received[i]
+          if (message.type === type && match(message as Of<T>)) {
+            this.cursor = i + 1
+            return message as Of<T>
+          }
         }
-      }
-      return undefined
-    }, timeoutMs, `a ${type} message`)
+        return undefined
+      },
+      timeoutMs,
+      `a ${type} message`,
+    )
     return found
   }
 
@@ -110,6 +110,8 @@ export class TestClient {
 
   private until<R>(check: () => R | undefined, timeoutMs: number, what: string): Promise<R> {
     return new Promise((resolve, reject) => {
+      // Not const: `attempt` may run (and clear it) before it is set.
+      // eslint-disable-next-line prefer-const
       let timer: ReturnType<typeof setTimeout> | undefined
       const attempt = () => {
         const value = check()
@@ -122,7 +124,11 @@ export class TestClient {
       if (attempt()) return
       timer = setTimeout(() => {
         this.waiters.delete(attempt)
-        const seen = this.received.slice(this.cursor).map((m) => m.type).join(', ') || 'nothing'
+        const seen =
+          this.received
+            .slice(this.cursor)
+            .map((m) => m.type)
+            .join(', ') || 'nothing'
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; unread: ${seen}`))
       }, timeoutMs)
       this.waiters.add(attempt)

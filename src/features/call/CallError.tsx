@@ -1,5 +1,5 @@
 import { ReloadOrHome } from '../../shared/ReloadOrHome'
-import { CallContext } from './callContext'
+import { CallContext } from '../../shared/callContext'
 
 const ADVICE = {
   'room-full': {

@@ -1,10 +1,18 @@
 import { useSelector } from '@xstate/react'
 import { useShortcuts } from '../../shared/useShortcuts'
-import { CallContext } from './callContext'
+import { CallContext } from '../../shared/callContext'
 import { saveResume } from './resume'
 
 /** Microphone, camera, screen share, invite link and leave; `m` and `v` as shortcuts. */
-export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: boolean) => void; chatOpen: boolean; onToggleChat: () => void }) {
+export function Controls({
+  onCopied,
+  chatOpen,
+  onToggleChat,
+}: {
+  onCopied: (ok: boolean) => void
+  chatOpen: boolean
+  onToggleChat: () => void
+}) {
   const call = CallContext.useActorRef()
   const media = CallContext.useSelector((s) => s.context.media)
   const room = CallContext.useSelector((s) => s.context.room)
@@ -24,10 +32,11 @@ export function Controls({ onCopied, chatOpen, onToggleChat }: { onCopied: (ok: 
 
   const copy = () => {
     const link = `${location.origin}/r/${room}`
-    navigator.clipboard?.writeText(link).then(
+    if (!navigator.clipboard) return onCopied(false)
+    navigator.clipboard.writeText(link).then(
       () => onCopied(true),
       () => onCopied(false),
-    ) ?? onCopied(false)
+    )
   }
 
   return (

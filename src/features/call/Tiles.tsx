@@ -3,8 +3,8 @@ import type { ActorRefFrom } from 'xstate'
 import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
 import { useSpeaking } from '../../shared/useAudioLevel'
-import { initials } from '../lobby/Lobby'
-import { CallContext, peerTag } from './callContext'
+import { CallContext, peerTag } from '../../shared/callContext'
+import { initials } from '../../shared/initials'
 
 type PeerRef = ActorRefFrom<typeof peerMachine>
 
@@ -113,7 +113,10 @@ function sameTracks(a: { audio: boolean; video: boolean; screen: boolean }, b: t
 export function MicOffIcon() {
   return (
     <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
-      <path fill="currentColor" d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2Z" />
+      <path
+        fill="currentColor"
+        d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3Zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2Z"
+      />
       <path stroke="currentColor" strokeWidth="2" d="M4 4l16 16" />
     </svg>
   )

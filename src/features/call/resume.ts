@@ -9,7 +9,14 @@ export function loadResume(room: string): { id: string; secret: string } | undef
   try {
     const raw = sessionStorage.getItem(key(room))
     const parsed: unknown = raw ? JSON.parse(raw) : null
-    if (parsed && typeof parsed === 'object' && 'id' in parsed && 'secret' in parsed && typeof parsed.id === 'string' && typeof parsed.secret === 'string') {
+    if (
+      parsed &&
+      typeof parsed === 'object' &&
+      'id' in parsed &&
+      'secret' in parsed &&
+      typeof parsed.id === 'string' &&
+      typeof parsed.secret === 'string'
+    ) {
       return { id: parsed.id, secret: parsed.secret }
     }
   } catch {

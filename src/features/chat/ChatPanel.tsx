@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { MAX_CHAT_LENGTH } from '../../../protocol/channel'
-import { CallContext } from '../call/callContext'
+import { CallContext } from '../../shared/callContext'
 
 /** Chat over the per-pair data channels. */
 export function ChatPanel({ open }: { open: boolean }) {

@@ -32,7 +32,13 @@ export default function InspectPage() {
         <h1>meshcall inspector</h1>
         <label className="button">
           Choose a session dump
-          <input type="file" accept="application/json,.json" data-testid="dump-file" className="visually-hidden" onChange={(e) => void load(e.target.files?.[0])} />
+          <input
+            type="file"
+            accept="application/json,.json"
+            data-testid="dump-file"
+            className="visually-hidden"
+            onChange={(e) => void load(e.target.files?.[0])}
+          />
         </label>
         <span className="hint">…or drop one anywhere on this page.</span>
       </header>
@@ -44,8 +50,8 @@ export default function InspectPage() {
       {dump && (
         <>
           <p className="hint" data-testid="dump-summary">
-            Recorded {new Date(dump.createdAt).toLocaleString()} · {dump.environment.userAgent} · {dump.actors.length} actors · {entries.length}{' '}
-            entries
+            Recorded {new Date(dump.createdAt).toLocaleString()} · {dump.environment.userAgent} · {dump.actors.length} actors ·{' '}
+            {entries.length} entries
           </p>
           <label className="scrubber">
             Moment{' '}

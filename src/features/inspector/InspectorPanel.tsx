@@ -7,7 +7,15 @@ import { InspectorView, type InspectorData } from './InspectorView'
  * The inspector in a call: the recorder's live contents, time travel by
  * selecting a timeline entry, and export of the session. Loaded lazily.
  */
-export default function InspectorPanel({ recorder, config, onClose }: { recorder: Recorder; config: Record<string, unknown>; onClose: () => void }) {
+export default function InspectorPanel({
+  recorder,
+  config,
+  onClose,
+}: {
+  recorder: Recorder
+  config: Record<string, unknown>
+  onClose: () => void
+}) {
   useSyncExternalStore(recorder.subscribe, recorder.version)
   const [at, setAt] = useState<number | null>(null)
   const data: InspectorData = {

@@ -39,7 +39,13 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
       data.entries
         .filter((e) => peer === 'all' || e.actor === peer || (e.kind === 'event' && e.signal?.peerId === peer))
         .filter((e) =>
-          kind === 'all' ? true : kind === 'events' ? e.kind === 'event' : kind === 'states' ? e.kind === 'state' : e.kind === 'event' && e.signal !== null,
+          kind === 'all'
+            ? true
+            : kind === 'events'
+              ? e.kind === 'event'
+              : kind === 'states'
+                ? e.kind === 'state'
+                : e.kind === 'event' && e.signal !== null,
         )
         .slice(-SHOWN),
     [data.entries, peer, kind],
@@ -208,7 +214,12 @@ function describe(entry: TimelineEntry): string {
   const s = entry.signal
   if (s) {
     const arrow = s.direction === 'in' ? `⇐ from ${s.peerId}` : `⇒ to ${s.peerId}`
-    const what = s.kind === 'description' ? (s.sdpType ?? 'description') : s.kind === 'candidate' ? `candidate ${s.candidateType ?? '?'}/${s.protocol ?? '?'}` : 'end of candidates'
+    const what =
+      s.kind === 'description'
+        ? (s.sdpType ?? 'description')
+        : s.kind === 'candidate'
+          ? `candidate ${s.candidateType ?? '?'}/${s.protocol ?? '?'}`
+          : 'end of candidates'
     return `${arrow} ${what} · session ${s.session}${s.ack !== null ? ` ack ${s.ack}` : ''}`
   }
   return `${entry.event}${entry.summary ? ` ${entry.summary}` : ''}`
@@ -241,7 +252,16 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
         const tags = states[node.id]?.tags ?? []
         const tag = ['failed', 'reconnecting', 'connecting', 'connected'].find((t) => tags.includes(t)) ?? 'unknown'
         return (
-          <line key={node.id} x1={center} y1={center} x2={node.x} y2={node.y} className={`pair ${tag}`} data-pair={node.id} data-state={tag}>
+          <line
+            key={node.id}
+            x1={center}
+            y1={center}
+            x2={node.x}
+            y2={node.y}
+            className={`pair ${tag}`}
+            data-pair={node.id}
+            data-state={tag}
+          >
             <title>{`${node.label}: ${tag}`}</title>
           </line>
         )
@@ -267,7 +287,13 @@ function rosterNames(context: unknown): Record<string, string> {
       if (typeof p === 'object' && p !== null && 'name' in p && typeof p.name === 'string') names[id] = p.name
     }
   }
-  if (typeof selfId === 'string' && typeof presence === 'object' && presence !== null && 'name' in presence && typeof presence.name === 'string') {
+  if (
+    typeof selfId === 'string' &&
+    typeof presence === 'object' &&
+    presence !== null &&
+    'name' in presence &&
+    typeof presence.name === 'string'
+  ) {
     names[selfId] = presence.name
   }
   return names

@@ -129,8 +129,7 @@ async function computeLayout(machine: AnyStateMachine): Promise<ChartLayout> {
       id: `${edge.id}#${index}`,
       sources: [edge.source],
       targets: [target],
-      labels:
-        index === 0 ? [{ text: edgeText(edge), width: textWidth(edgeText(edge), LABEL_FONT) + 4, height: LINE }] : [],
+      labels: index === 0 ? [{ text: edgeText(edge), width: textWidth(edgeText(edge), LABEL_FONT) + 4, height: LINE }] : [],
     })),
   )
 
@@ -228,12 +227,7 @@ export function Statechart({ machine, actorId, value, lastTransition = null, tit
           The chart could not be laid out: {result.error}
         </p>
       ) : (
-        <Chart
-          layout={result.layout}
-          name={name}
-          activeIds={active.ids}
-          lastTransition={lastTransition}
-        />
+        <Chart layout={result.layout} name={name} activeIds={active.ids} lastTransition={lastTransition} />
       )}
       {active.error && (
         <p className="statechart__error" role="alert">
@@ -365,7 +359,15 @@ function Chart({
           <marker id={markerId} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M0,0 L10,5 L0,10 z" className="statechart__arrowhead" />
           </marker>
-          <marker id={`${markerId}-taken`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <marker
+            id={`${markerId}-taken`}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="7"
+            markerHeight="7"
+            orient="auto-start-reverse"
+          >
             <path d="M0,0 L10,5 L0,10 z" className="statechart__arrowhead statechart__arrowhead--taken" />
           </marker>
         </defs>
@@ -380,22 +382,28 @@ function Chart({
           />
         ))}
         {/* Taken edges last, so they draw over the others. */}
-        {[...layout.routes].sort((a, b) => Number(taken.has(a.edge.id)) - Number(taken.has(b.edge.id))).map((route) => {
-          const isTaken = taken.has(route.edge.id)
-          return (
-            <g key={route.id} data-edge-id={route.edge.id} className={isTaken ? 'statechart__edge statechart__edge--taken' : 'statechart__edge'}>
-              <path d={route.path} markerEnd={`url(#${isTaken ? `${markerId}-taken` : markerId})`} />
-              {route.label && (
-                <>
-                  <rect x={route.label.x} y={route.label.y} width={route.label.width} height={route.label.height} rx={3} />
-                  <text x={route.label.x + 2} y={route.label.y + route.label.height - 3.5}>
-                    {route.label.text}
-                  </text>
-                </>
-              )}
-            </g>
-          )
-        })}
+        {[...layout.routes]
+          .sort((a, b) => Number(taken.has(a.edge.id)) - Number(taken.has(b.edge.id)))
+          .map((route) => {
+            const isTaken = taken.has(route.edge.id)
+            return (
+              <g
+                key={route.id}
+                data-edge-id={route.edge.id}
+                className={isTaken ? 'statechart__edge statechart__edge--taken' : 'statechart__edge'}
+              >
+                <path d={route.path} markerEnd={`url(#${isTaken ? `${markerId}-taken` : markerId})`} />
+                {route.label && (
+                  <>
+                    <rect x={route.label.x} y={route.label.y} width={route.label.width} height={route.label.height} rx={3} />
+                    <text x={route.label.x + 2} y={route.label.y + route.label.height - 3.5}>
+                      {route.label.text}
+                    </text>
+                  </>
+                )}
+              </g>
+            )
+          })}
       </svg>
     </div>
   )

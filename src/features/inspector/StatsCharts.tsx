@@ -49,6 +49,7 @@ export function StatsCharts({ peerId, samples }: { peerId: string; samples: read
   // Callers often pass a fresh array each render. Samples only ever arrive at
   // the end and leave from the start, so these three numbers say when they changed.
   const signature = `${samples.length}:${samples[0]?.t}:${samples.at(-1)?.t}`
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- keyed by the signature on purpose
   const stable = useMemo(() => samples, [signature])
   const latest = stable.at(-1) ?? null
   const pair = latest?.pair ?? null

@@ -3,7 +3,8 @@ import type { MediaStreamLike } from '../../../machines/webrtc'
 import { useState, type FormEvent } from 'react'
 import { MediaVideo } from '../../shared/MediaView'
 import { useAudioLevel } from '../../shared/useAudioLevel'
-import { CallContext } from '../call/callContext'
+import { CallContext } from '../../shared/callContext'
+import { initials } from '../../shared/initials'
 import { loadName, saveName } from './displayName'
 
 /** Its own component: it renders at every sample, and the rest of the lobby need not. */
@@ -82,7 +83,9 @@ export function Lobby() {
               <label htmlFor="microphone">Microphone</label>
               <select
                 id="microphone"
-                value={microphones.find((d) => d.label && stream?.getAudioTracks()[0]?.label === d.label)?.deviceId ?? microphones[0].deviceId}
+                value={
+                  microphones.find((d) => d.label && stream?.getAudioTracks()[0]?.label === d.label)?.deviceId ?? microphones[0].deviceId
+                }
                 onChange={(event) => media.send({ type: 'ui.selectDevice', kind: 'audioinput', deviceId: event.target.value })}
               >
                 {microphones.map((d, i) => (
@@ -116,9 +119,4 @@ export function Lobby() {
       </div>
     </main>
   )
-}
-
-export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean)
-  return (parts.length === 0 ? '?' : parts.length === 1 ? parts[0].slice(0, 2) : parts[0][0] + parts[parts.length - 1][0]).toUpperCase()
 }

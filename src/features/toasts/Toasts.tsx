@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import type { SnapshotFrom } from 'xstate'
 import type { roomMachine } from '../../../machines/roomMachine'
-import { CallContext } from '../call/callContext'
+import { CallContext } from '../../shared/callContext'
 
 export type Toast = { id: number; text: string; tone: 'info' | 'error' }
 

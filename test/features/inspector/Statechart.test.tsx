@@ -87,9 +87,7 @@ describe('Statechart', () => {
         'peer.active.channel.closed',
       ].sort(),
     )
-    expect(svg.querySelector(`[data-state-id="${NEGOTIATION}.makingOffer"]`)?.getAttribute('class')).toContain(
-      'statechart__state--active',
-    )
+    expect(svg.querySelector(`[data-state-id="${NEGOTIATION}.makingOffer"]`)?.getAttribute('class')).toContain('statechart__state--active')
 
     rerender(<Statechart machine={peerMachine} actorId="p1" value={CONNECTED} />)
     expect(activeIdsIn(svg)).toEqual(
@@ -132,7 +130,11 @@ describe('Statechart', () => {
       'peer bob statechart; active: active.negotiation.makingOffer, active.connection.connecting, active.channel.closed',
     )
     const list = screen.getByRole('list', { name: 'Active states of peer bob' })
-    expect(within(list).getAllByRole('listitem').map((item) => item.textContent)).toContain(`${NEGOTIATION}.makingOffer`)
+    expect(
+      within(list)
+        .getAllByRole('listitem')
+        .map((item) => item.textContent),
+    ).toContain(`${NEGOTIATION}.makingOffer`)
   })
 
   test('zooms with the buttons and with ctrl + wheel, and fits again', async () => {

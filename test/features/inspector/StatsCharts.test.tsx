@@ -42,9 +42,7 @@ const SAMPLES = [
 ]
 
 function pointsByMetric(): Record<string, string | null> {
-  return Object.fromEntries(
-    screen.getAllByTestId('stats-chart').map((chart) => [chart.dataset.metric, chart.dataset.points ?? null]),
-  )
+  return Object.fromEntries(screen.getAllByTestId('stats-chart').map((chart) => [chart.dataset.metric, chart.dataset.points ?? null]))
 }
 
 afterEach(() => {

@@ -1,12 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { and, createActor, fromPromise, not, or, setup, stateIn, type AnyStateMachine, type AnyStateNode } from 'xstate'
-import {
-  activeStateIds,
-  edgeMatchesEvent,
-  machineGraph,
-  takenEdgeIds,
-  type ChartEdge,
-} from '../../../machines/inspect/graph'
+import { activeStateIds, edgeMatchesEvent, machineGraph, takenEdgeIds, type ChartEdge } from '../../../machines/inspect/graph'
 import { peerMachine } from '../../../machines/peerMachine'
 import { roomMachine } from '../../../machines/roomMachine'
 
@@ -217,7 +211,11 @@ describe('takenEdgeIds', () => {
   })
 
   test('a transition of the region into a child is found from the child entered', () => {
-    const transition = { sourceIds: [`${NEGOTIATION}.stable`], targetIds: [`${NEGOTIATION}.settingRemoteOffer`], event: 'remote.description' }
+    const transition = {
+      sourceIds: [`${NEGOTIATION}.stable`],
+      targetIds: [`${NEGOTIATION}.settingRemoteOffer`],
+      event: 'remote.description',
+    }
     expect(takenEdgeIds(graph, transition, active('settingRemoteOffer'))).toEqual([idOf(NEGOTIATION, 'remote.description', 'isOffer')])
   })
 

@@ -19,7 +19,9 @@ async function recordedPair(maxEntries?: number) {
   const pair = createPeerPair({ webrtc, tracks: { a: await tracks(webrtc.a), b: await tracks(webrtc.b) }, inspect: recorder.inspect })
   pair.setAuto('a', true)
   pair.setAuto('b', true)
-  await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), { what: 'connected' })
+  await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), {
+    what: 'connected',
+  })
   return { recorder, pair }
 }
 
@@ -27,7 +29,12 @@ describe('the inspector recorder', () => {
   it('records events, state changes and signaling of every peer actor through the inspection API', async () => {
     const { recorder, pair } = await recordedPair()
     const entries = recorder.entries()
-    expect(recorder.actors().map((a) => a.label).sort()).toEqual(['a', 'b'])
+    expect(
+      recorder
+        .actors()
+        .map((a) => a.label)
+        .sort(),
+    ).toEqual(['a', 'b'])
     expect(entries.some((e) => e.kind === 'state' && e.actor === 'a' && e.tags.includes('connected'))).toBe(true)
     const signals = entries.flatMap((e) => (e.kind === 'event' && e.signal ? [e.signal] : []))
     // Incoming signaling to each peer actor, with SDP types, candidate types and protocols, and sessions.
@@ -45,10 +52,20 @@ describe('the inspector recorder', () => {
 
   it('exports a dump that imports back to the same timeline', async () => {
     const { recorder, pair } = await recordedPair()
-    recorder.recordStats('a', { t: Date.now(), outBps: 1000, inBps: 2000, rttMs: 1, lossPct: 0, jitterMs: 2, fps: 15, pair: { localType: 'host', remoteType: 'host', protocol: 'udp' } })
+    recorder.recordStats('a', {
+      t: Date.now(),
+      outBps: 1000,
+      inBps: 2000,
+      rttMs: 1,
+      lossPct: 0,
+      jitterMs: 2,
+      fps: 15,
+      pair: { localType: 'host', remoteType: 'host', protocol: 'udp' },
+    })
     const dump = recorder.dump(ENV)
     const imported = parseDump(JSON.parse(JSON.stringify(dump)))
-    const timeline = (entries: readonly TimelineEntry[]) => entries.map((e) => [e.seq, e.t, e.actor, e.kind, e.kind === 'event' ? e.event : e.value])
+    const timeline = (entries: readonly TimelineEntry[]) =>
+      entries.map((e) => [e.seq, e.t, e.actor, e.kind, e.kind === 'event' ? e.event : e.value])
     expect(timeline(imported.entries)).toEqual(timeline(recorder.entries()))
     expect(imported.entries).toEqual(dump.entries)
     expect(imported.latest).toEqual(dump.latest)
@@ -95,7 +112,9 @@ describe('the inspector recorder', () => {
     }
     const actorRef = pair.refs.a
     const snapshot = { ...actorRef.getSnapshot(), context: { ...actorRef.getSnapshot().context, pc: hostile } }
-    expect(() => recorder.inspect({ type: '@xstate.snapshot', actorRef, rootId: 'x', snapshot, event: { type: 'x' } } as never)).not.toThrow()
+    expect(() =>
+      recorder.inspect({ type: '@xstate.snapshot', actorRef, rootId: 'x', snapshot, event: { type: 'x' } } as never),
+    ).not.toThrow()
     // Stopping peers (whose connections close) records cleanly too.
     expect(() => pair.stop()).not.toThrow()
   })

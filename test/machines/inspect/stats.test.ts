@@ -1,11 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  pollStats,
-  sampleFrom,
-  toSnapshot,
-  type StatsSample,
-  type StatsSnapshot,
-} from '../../../machines/inspect/stats'
+import { pollStats, sampleFrom, toSnapshot, type StatsSample, type StatsSnapshot } from '../../../machines/inspect/stats'
 import { activeSyntheticTracks } from '../../../machines/node/syntheticMedia'
 import { nodeWebRTC } from '../../../machines/node/wrtc'
 

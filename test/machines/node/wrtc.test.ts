@@ -78,9 +78,15 @@ async function negotiate(offerer: RTCPeerConnection, answerer: RTCPeerConnection
  * remote description; returns the candidates each side sent and any errors.
  */
 function link(a: RTCPeerConnection, b: RTCPeerConnection) {
-  const sent = new Map<RTCPeerConnection, RTCIceCandidateInit[]>([[a, []], [b, []]])
+  const sent = new Map<RTCPeerConnection, RTCIceCandidateInit[]>([
+    [a, []],
+    [b, []],
+  ])
   const errors: unknown[] = []
-  for (const [from, to] of [[a, b], [b, a]]) {
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ]) {
     from.addEventListener('icecandidate', ({ candidate }) => {
       if (candidate === null) return
       sent.get(from)?.push(candidate.toJSON())
@@ -211,18 +217,46 @@ describe('nodeWebRTC RTCPeerConnection', () => {
 
     await a.setLocalDescription()
     const offer = local(a)
-    expect(all(a)).toEqual({ local: 'offer', pendingLocal: 'offer', currentLocal: null, remote: null, pendingRemote: null, currentRemote: null })
+    expect(all(a)).toEqual({
+      local: 'offer',
+      pendingLocal: 'offer',
+      currentLocal: null,
+      remote: null,
+      pendingRemote: null,
+      currentRemote: null,
+    })
     expect(a.localDescription?.sdp).toBe(offer.sdp)
 
     await b.setRemoteDescription(offer)
-    expect(all(b)).toEqual({ local: null, pendingLocal: null, currentLocal: null, remote: 'offer', pendingRemote: 'offer', currentRemote: null })
+    expect(all(b)).toEqual({
+      local: null,
+      pendingLocal: null,
+      currentLocal: null,
+      remote: 'offer',
+      pendingRemote: 'offer',
+      currentRemote: null,
+    })
     await b.setLocalDescription()
     const answer = local(b)
-    expect(all(b)).toEqual({ local: 'answer', pendingLocal: null, currentLocal: 'answer', remote: 'offer', pendingRemote: null, currentRemote: 'offer' })
+    expect(all(b)).toEqual({
+      local: 'answer',
+      pendingLocal: null,
+      currentLocal: 'answer',
+      remote: 'offer',
+      pendingRemote: null,
+      currentRemote: 'offer',
+    })
     expect(b.currentRemoteDescription?.sdp).toBe(offer.sdp)
 
     await a.setRemoteDescription(answer)
-    expect(all(a)).toEqual({ local: 'offer', pendingLocal: null, currentLocal: 'offer', remote: 'answer', pendingRemote: null, currentRemote: 'answer' })
+    expect(all(a)).toEqual({
+      local: 'offer',
+      pendingLocal: null,
+      currentLocal: 'offer',
+      remote: 'answer',
+      pendingRemote: null,
+      currentRemote: 'answer',
+    })
     expect(a.currentLocalDescription?.sdp).toBe(offer.sdp)
 
     // Glare on a renegotiation: b's offer meets a's; a rolls its own back.
@@ -231,12 +265,33 @@ describe('nodeWebRTC RTCPeerConnection', () => {
     await Promise.all([a.setLocalDescription(), b.setLocalDescription()])
     expect(all(a).pendingLocal).toBe('offer')
     await a.setRemoteDescription(local(b))
-    expect(all(a)).toEqual({ local: 'offer', pendingLocal: null, currentLocal: 'offer', remote: 'offer', pendingRemote: 'offer', currentRemote: 'answer' })
+    expect(all(a)).toEqual({
+      local: 'offer',
+      pendingLocal: null,
+      currentLocal: 'offer',
+      remote: 'offer',
+      pendingRemote: 'offer',
+      currentRemote: 'answer',
+    })
     await b.setLocalDescription({ type: 'rollback' })
-    expect(all(b)).toEqual({ local: 'answer', pendingLocal: null, currentLocal: 'answer', remote: 'offer', pendingRemote: null, currentRemote: 'offer' })
+    expect(all(b)).toEqual({
+      local: 'answer',
+      pendingLocal: null,
+      currentLocal: 'answer',
+      remote: 'offer',
+      pendingRemote: null,
+      currentRemote: 'offer',
+    })
     // setLocalDescription(rollback) in have-remote-offer rolls the remote offer back.
     await a.setLocalDescription({ type: 'rollback' })
-    expect(all(a)).toEqual({ local: 'offer', pendingLocal: null, currentLocal: 'offer', remote: 'answer', pendingRemote: null, currentRemote: 'answer' })
+    expect(all(a)).toEqual({
+      local: 'offer',
+      pendingLocal: null,
+      currentLocal: 'offer',
+      remote: 'answer',
+      pendingRemote: null,
+      currentRemote: 'answer',
+    })
     expect([a.signalingState, b.signalingState]).toEqual(['stable', 'stable'])
 
     a.close()

@@ -20,7 +20,11 @@ export class SimulatedDataChannel extends SimEventTarget {
   /** In-band channels: announced to the remote side. */
   announced = false
 
-  constructor(private pc: SimulatedPeerConnection, label: string, init: RTCDataChannelInit) {
+  constructor(
+    private pc: SimulatedPeerConnection,
+    label: string,
+    init: RTCDataChannelInit,
+  ) {
     super()
     this.label = label
     this.ordered = init.ordered ?? true
@@ -31,18 +35,42 @@ export class SimulatedDataChannel extends SimEventTarget {
     this.id = init.id ?? null
   }
 
-  get onopen() { return this.getHandler('open') }
-  set onopen(h: Handler) { this.setHandler('open', h) }
-  get onclose() { return this.getHandler('close') }
-  set onclose(h: Handler) { this.setHandler('close', h) }
-  get onclosing() { return this.getHandler('closing') }
-  set onclosing(h: Handler) { this.setHandler('closing', h) }
-  get onmessage() { return this.getHandler('message') }
-  set onmessage(h: Handler) { this.setHandler('message', h) }
-  get onerror() { return this.getHandler('error') }
-  set onerror(h: Handler) { this.setHandler('error', h) }
-  get onbufferedamountlow() { return this.getHandler('bufferedamountlow') }
-  set onbufferedamountlow(h: Handler) { this.setHandler('bufferedamountlow', h) }
+  get onopen() {
+    return this.getHandler('open')
+  }
+  set onopen(h: Handler) {
+    this.setHandler('open', h)
+  }
+  get onclose() {
+    return this.getHandler('close')
+  }
+  set onclose(h: Handler) {
+    this.setHandler('close', h)
+  }
+  get onclosing() {
+    return this.getHandler('closing')
+  }
+  set onclosing(h: Handler) {
+    this.setHandler('closing', h)
+  }
+  get onmessage() {
+    return this.getHandler('message')
+  }
+  set onmessage(h: Handler) {
+    this.setHandler('message', h)
+  }
+  get onerror() {
+    return this.getHandler('error')
+  }
+  set onerror(h: Handler) {
+    this.setHandler('error', h)
+  }
+  get onbufferedamountlow() {
+    return this.getHandler('bufferedamountlow')
+  }
+  set onbufferedamountlow(h: Handler) {
+    this.setHandler('bufferedamountlow', h)
+  }
 
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {
     if (this.readyState !== 'open') throw new DOMException(`RTCDataChannel.readyState is '${this.readyState}'`, 'InvalidStateError')

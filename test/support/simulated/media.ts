@@ -19,12 +19,24 @@ export class SimulatedMediaStreamTrack extends SimEventTarget {
     this.label = label
   }
 
-  get onended() { return this.getHandler('ended') }
-  set onended(h: Handler) { this.setHandler('ended', h) }
-  get onmute() { return this.getHandler('mute') }
-  set onmute(h: Handler) { this.setHandler('mute', h) }
-  get onunmute() { return this.getHandler('unmute') }
-  set onunmute(h: Handler) { this.setHandler('unmute', h) }
+  get onended() {
+    return this.getHandler('ended')
+  }
+  set onended(h: Handler) {
+    this.setHandler('ended', h)
+  }
+  get onmute() {
+    return this.getHandler('mute')
+  }
+  set onmute(h: Handler) {
+    this.setHandler('mute', h)
+  }
+  get onunmute() {
+    return this.getHandler('unmute')
+  }
+  set onunmute(h: Handler) {
+    this.setHandler('unmute', h)
+  }
 
   /** Stops the track; per spec no `ended` event fires. */
   stop(): void {
@@ -80,10 +92,18 @@ export class SimulatedMediaStream extends SimEventTarget {
   get active(): boolean {
     return this.tracks.some((t) => t.readyState === 'live')
   }
-  get onaddtrack() { return this.getHandler('addtrack') }
-  set onaddtrack(h: Handler) { this.setHandler('addtrack', h) }
-  get onremovetrack() { return this.getHandler('removetrack') }
-  set onremovetrack(h: Handler) { this.setHandler('removetrack', h) }
+  get onaddtrack() {
+    return this.getHandler('addtrack')
+  }
+  set onaddtrack(h: Handler) {
+    this.setHandler('addtrack', h)
+  }
+  get onremovetrack() {
+    return this.getHandler('removetrack')
+  }
+  set onremovetrack(h: Handler) {
+    this.setHandler('removetrack', h)
+  }
 
   getTracks(): MediaStreamTrackLike[] {
     return [...this.tracks]

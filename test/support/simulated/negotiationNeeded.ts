@@ -18,7 +18,11 @@ export function isNegotiationNeeded(pc: SimulatedPeerConnection): boolean {
     const expected = local.type === 'offer' ? t.wanted : intersect(t.wanted, remoteSection?.direction ?? 'inactive')
     if (section.direction !== expected) return true
     if (sends(t.wanted)) {
-      const signalled = section.msids.map((m) => m.stream).filter((s) => s !== '-').sort().join(' ')
+      const signalled = section.msids
+        .map((m) => m.stream)
+        .filter((s) => s !== '-')
+        .sort()
+        .join(' ')
       if (signalled !== [...t.sender.streamIds].sort().join(' ')) return true
     }
   }

@@ -68,7 +68,8 @@ export function writeAnswer(pc: SimulatedPeerConnection): string {
   const offer = pc.pendingRemoteDescription
   if (!offer) throw new DOMException('createAnswer without a remote offer', 'InvalidStateError')
   const sections: MediaSection[] = offer.parsed.sections.map((remote) => {
-    if (remote.kind === 'application') return { mid: remote.mid, kind: 'application', direction: 'sendrecv', rejected: remote.rejected, msids: [] }
+    if (remote.kind === 'application')
+      return { mid: remote.mid, kind: 'application', direction: 'sendrecv', rejected: remote.rejected, msids: [] }
     const t = pc.transceivers.find((x) => x.mid === remote.mid)
     if (!t || t.stopping || remote.rejected) return { mid: remote.mid, kind: remote.kind, direction: 'inactive', rejected: true, msids: [] }
     const dir = intersect(t.wanted, remote.direction)

@@ -95,24 +95,60 @@ export class SimulatedPeerConnection extends SimEventTarget {
 
   // --- event handler properties
 
-  get onnegotiationneeded() { return this.getHandler('negotiationneeded') }
-  set onnegotiationneeded(h: Handler) { this.setHandler('negotiationneeded', h) }
-  get onicecandidate() { return this.getHandler('icecandidate') }
-  set onicecandidate(h: Handler) { this.setHandler('icecandidate', h) }
-  get onicecandidateerror() { return this.getHandler('icecandidateerror') }
-  set onicecandidateerror(h: Handler) { this.setHandler('icecandidateerror', h) }
-  get onconnectionstatechange() { return this.getHandler('connectionstatechange') }
-  set onconnectionstatechange(h: Handler) { this.setHandler('connectionstatechange', h) }
-  get oniceconnectionstatechange() { return this.getHandler('iceconnectionstatechange') }
-  set oniceconnectionstatechange(h: Handler) { this.setHandler('iceconnectionstatechange', h) }
-  get onicegatheringstatechange() { return this.getHandler('icegatheringstatechange') }
-  set onicegatheringstatechange(h: Handler) { this.setHandler('icegatheringstatechange', h) }
-  get onsignalingstatechange() { return this.getHandler('signalingstatechange') }
-  set onsignalingstatechange(h: Handler) { this.setHandler('signalingstatechange', h) }
-  get ontrack() { return this.getHandler('track') }
-  set ontrack(h: Handler) { this.setHandler('track', h) }
-  get ondatachannel() { return this.getHandler('datachannel') }
-  set ondatachannel(h: Handler) { this.setHandler('datachannel', h) }
+  get onnegotiationneeded() {
+    return this.getHandler('negotiationneeded')
+  }
+  set onnegotiationneeded(h: Handler) {
+    this.setHandler('negotiationneeded', h)
+  }
+  get onicecandidate() {
+    return this.getHandler('icecandidate')
+  }
+  set onicecandidate(h: Handler) {
+    this.setHandler('icecandidate', h)
+  }
+  get onicecandidateerror() {
+    return this.getHandler('icecandidateerror')
+  }
+  set onicecandidateerror(h: Handler) {
+    this.setHandler('icecandidateerror', h)
+  }
+  get onconnectionstatechange() {
+    return this.getHandler('connectionstatechange')
+  }
+  set onconnectionstatechange(h: Handler) {
+    this.setHandler('connectionstatechange', h)
+  }
+  get oniceconnectionstatechange() {
+    return this.getHandler('iceconnectionstatechange')
+  }
+  set oniceconnectionstatechange(h: Handler) {
+    this.setHandler('iceconnectionstatechange', h)
+  }
+  get onicegatheringstatechange() {
+    return this.getHandler('icegatheringstatechange')
+  }
+  set onicegatheringstatechange(h: Handler) {
+    this.setHandler('icegatheringstatechange', h)
+  }
+  get onsignalingstatechange() {
+    return this.getHandler('signalingstatechange')
+  }
+  set onsignalingstatechange(h: Handler) {
+    this.setHandler('signalingstatechange', h)
+  }
+  get ontrack() {
+    return this.getHandler('track')
+  }
+  set ontrack(h: Handler) {
+    this.setHandler('track', h)
+  }
+  get ondatachannel() {
+    return this.getHandler('datachannel')
+  }
+  set ondatachannel(h: Handler) {
+    this.setHandler('datachannel', h)
+  }
 
   // --- descriptions
 
@@ -175,12 +211,13 @@ export class SimulatedPeerConnection extends SimEventTarget {
         return
       }
       const state = this.signalingState
-      const wantOffer = type === 'offer' || (type === undefined && (state === 'stable' || state === 'have-local-offer' || state === 'have-remote-pranswer'))
+      const wantOffer =
+        type === 'offer' || (type === undefined && (state === 'stable' || state === 'have-local-offer' || state === 'have-remote-pranswer'))
       if (wantOffer) {
         if (state !== 'stable' && state !== 'have-local-offer') {
           throw new DOMException(`setLocalDescription(offer) in state ${state}`, 'InvalidStateError')
         }
-        const sdp = description?.sdp || (type === undefined ? this.makeOffer() : this.lastOffer ?? this.makeOffer())
+        const sdp = description?.sdp || (type === undefined ? this.makeOffer() : (this.lastOffer ?? this.makeOffer()))
         if (sdp !== this.lastOffer) {
           throw new DOMException('The offer is not the last one created', 'InvalidModificationError')
         }
@@ -190,7 +227,7 @@ export class SimulatedPeerConnection extends SimEventTarget {
       if (state !== 'have-remote-offer') {
         throw new DOMException(`setLocalDescription(${type ?? 'answer'}) in state ${state}`, 'InvalidStateError')
       }
-      const sdp = description?.sdp || (type === undefined ? this.makeAnswer() : this.lastAnswer ?? this.makeAnswer())
+      const sdp = description?.sdp || (type === undefined ? this.makeAnswer() : (this.lastAnswer ?? this.makeAnswer()))
       if (sdp !== this.lastAnswer) {
         throw new DOMException('The answer is not the last one created', 'InvalidModificationError')
       }
@@ -280,9 +317,7 @@ export class SimulatedPeerConnection extends SimEventTarget {
       throw new DOMException('A sender already exists for the track', 'InvalidAccessError')
     }
     const streamIds = [...new Set(streams.map((s) => s.id))]
-    const reusable = this.transceivers.find(
-      (t) => t.kind === track.kind && !t.stopping && t.sender.track === null && !t.everSent,
-    )
+    const reusable = this.transceivers.find((t) => t.kind === track.kind && !t.stopping && t.sender.track === null && !t.everSent)
     if (reusable) {
       reusable.sender.track = track
       reusable.sender.streamIds = streamIds

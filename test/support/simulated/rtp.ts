@@ -18,7 +18,12 @@ export class SimulatedRtpSender {
   private transactions = 0
   transceiver!: SimulatedRtpTransceiver
 
-  constructor(private pc: SimulatedPeerConnection, track: MediaStreamTrackLike | null, streamIds: string[], msidTrackId: string) {
+  constructor(
+    private pc: SimulatedPeerConnection,
+    track: MediaStreamTrackLike | null,
+    streamIds: string[],
+    msidTrackId: string,
+  ) {
     this.track = track
     this.streamIds = streamIds
     this.msidTrackId = msidTrackId

@@ -35,7 +35,10 @@ export function writeSdp(sdp: ParsedSdp): string {
     `o=- ${sdp.session} ${sdp.version} IN IP4 127.0.0.1`,
     's=-',
     't=0 0',
-    `a=group:BUNDLE ${sdp.sections.filter((s) => !s.rejected).map((s) => s.mid).join(' ')}`,
+    `a=group:BUNDLE ${sdp.sections
+      .filter((s) => !s.rejected)
+      .map((s) => s.mid)
+      .join(' ')}`,
     `a=ice-ufrag:${sdp.ufrag}`,
     `a=ice-pwd:${sdp.pwd}`,
     `a=fingerprint:${sdp.fingerprint}`,

@@ -1,20 +1,22 @@
 import { useSelector } from '@xstate/react'
 import { lazy, Suspense, useState, type CSSProperties } from 'react'
 import { useShortcuts } from '../../shared/useShortcuts'
-import { useRecorder } from '../inspector/inspection'
-import { ChatPanel } from '../chat/ChatPanel'
-import { Toasts, useToasts } from '../toasts/Toasts'
-import { CallContext } from './callContext'
-import { Controls } from './Controls'
-import { LocalTile, RemoteTile, ScreenTile } from './Tiles'
+import { Controls } from '../../features/call/Controls'
+import { LocalTile, RemoteTile, ScreenTile } from '../../features/call/Tiles'
+import { ChatPanel } from '../../features/chat/ChatPanel'
+import { Toasts, useToasts } from '../../features/toasts/Toasts'
+import { CallContext } from '../../shared/callContext'
+import { useRecorder } from '../../shared/inspection'
 
 /** The call: a grid of tiles that fits 1 to maxPeers people, controls, chat and toasts. */
-const InspectorPanel = lazy(() => import('../inspector/InspectorPanel'))
+const InspectorPanel = lazy(() => import('../../features/inspector/InspectorPanel'))
 
 export function InCall() {
   const room = CallContext.useSelector((s) => s.context.room)
   const peers = CallContext.useSelector((s) => s.context.peers)
-  const status = CallContext.useSelector((s) => (s.hasTag('reconnecting') ? 'reconnecting' : s.hasTag('connecting') ? 'connecting' : 'connected'))
+  const status = CallContext.useSelector((s) =>
+    s.hasTag('reconnecting') ? 'reconnecting' : s.hasTag('connecting') ? 'connecting' : 'connected',
+  )
   const [chatOpen, setChatOpen] = useState(true)
   const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
   const recorder = useRecorder()

@@ -1,6 +1,6 @@
 import { createContext, useContext } from 'react'
 import type { InspectionEvent } from 'xstate'
-import { createRecorder, type Recorder } from '../../../machines/inspect/recorder'
+import { createRecorder, type Recorder } from '../../machines/inspect/recorder'
 
 /** The call's recorder, for the inspector panel. */
 export const RecorderContext = createContext<Recorder | null>(null)

@@ -1,17 +1,17 @@
-import { useEffect, useMemo } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 import { createLogger } from '../../../lib/log'
 import { browserWebRTC } from '../../../machines/browser'
 import { isValidRoomName } from '../../../protocol/messages'
 import type { AppConfig } from '../../config'
-import { Lobby } from '../lobby/Lobby'
-import { loadName } from '../lobby/displayName'
-import { CallContext } from './callContext'
-import { CallError, LeftScreen } from './CallError'
+import { CallError, LeftScreen } from '../../features/call/CallError'
+import { loadResume, saveResume } from '../../features/call/resume'
+import { loadVideoQuality } from '../../features/call/videoQuality'
+import { Lobby } from '../../features/lobby/Lobby'
+import { loadName } from '../../features/lobby/displayName'
+import { CallContext } from '../../shared/callContext'
 import { watchStats } from '../../../machines/inspect/watchStats'
-import { createInspection, RecorderContext, useRecorder } from '../inspector/inspection'
+import { createInspection, RecorderContext, useRecorder } from '../../shared/inspection'
 import { InCall } from './InCall'
-import { loadResume, saveResume } from './resume'
-import { loadVideoQuality } from './videoQuality'
 
 /** `/r/:room`: the lobby, then the call, for one room. */
 export function CallPage({ room, config }: { room: string; config: AppConfig }) {
@@ -29,7 +29,8 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
     }),
     [room, config],
   )
-  const inspection = useMemo(() => createInspection(location.search), [room])
+  // One recorder for the page's life: App mounts a new CallPage for each room.
+  const [inspection] = useState(() => createInspection(location.search))
   if (!isValidRoomName(room)) {
     return (
       <main className="page center">
