@@ -26,37 +26,29 @@ export type ConnectionEvent =
 export const connectionEvents = fromCallback<{ type: 'noop' }, { pc: PeerConnectionLike; channel: DataChannelLike }>(
   ({ input: { pc, channel }, sendBack }) => {
     const send = (event: ConnectionEvent) => sendBack(event)
-    const listeners: [EventTarget, string, (event: Event) => void][] = [
-      [pc, 'negotiationneeded', () => send({ type: 'pc.negotiationNeeded' })],
-      [
-        pc,
-        'icecandidate',
-        (event) => {
-          const { candidate } = event as RTCPeerConnectionIceEvent
-          // toJSON() carries usernameFragment, which lets the receiver tell an
-          // old ICE generation's candidates from the current one's.
-          send({ type: 'pc.iceCandidate', candidate: candidate ? candidate.toJSON() : null })
-        },
-      ],
-      [pc, 'connectionstatechange', () => send({ type: 'pc.connectionState', state: pc.connectionState })],
-      [pc, 'signalingstatechange', () => send({ type: 'pc.signalingState', state: pc.signalingState })],
-      [
-        pc,
-        'track',
-        (event) => {
-          const { track, streams } = event as RTCTrackEvent
-          send({ type: 'pc.track', track, streamId: streams[0]?.id ?? null })
-        },
-      ],
-      [channel, 'open', () => send({ type: 'channel.open' })],
-      [channel, 'close', () => send({ type: 'channel.close' })],
-      [channel, 'message', (event) => send({ type: 'channel.message', data: (event as MessageEvent).data })],
-    ]
-    for (const [target, name, listener] of listeners) target.addEventListener(name, listener)
+    const removers: (() => void)[] = []
+    const onPc = <K extends keyof RTCPeerConnectionEventMap>(name: K, listener: (event: RTCPeerConnectionEventMap[K]) => void) => {
+      pc.addEventListener(name, listener)
+      removers.push(() => pc.removeEventListener(name, listener))
+    }
+    const onChannel = <K extends keyof RTCDataChannelEventMap>(name: K, listener: (event: RTCDataChannelEventMap[K]) => void) => {
+      channel.addEventListener(name, listener)
+      removers.push(() => channel.removeEventListener(name, listener))
+    }
+    onPc('negotiationneeded', () => send({ type: 'pc.negotiationNeeded' }))
+    // toJSON() carries usernameFragment, which lets the receiver tell an
+    // old ICE generation's candidates from the current one's.
+    onPc('icecandidate', ({ candidate }) => send({ type: 'pc.iceCandidate', candidate: candidate ? candidate.toJSON() : null }))
+    onPc('connectionstatechange', () => send({ type: 'pc.connectionState', state: pc.connectionState }))
+    onPc('signalingstatechange', () => send({ type: 'pc.signalingState', state: pc.signalingState }))
+    onPc('track', ({ track, streams }) => send({ type: 'pc.track', track, streamId: streams[0]?.id ?? null }))
+    onChannel('open', () => send({ type: 'channel.open' }))
+    onChannel('close', () => send({ type: 'channel.close' }))
+    onChannel('message', ({ data }) => send({ type: 'channel.message', data }))
     // The channel may have opened before the listeners were attached.
     if (channel.readyState === 'open') send({ type: 'channel.open' })
     return () => {
-      for (const [target, name, listener] of listeners) target.removeEventListener(name, listener)
+      for (const remove of removers) remove()
       channel.close()
       pc.close()
     }

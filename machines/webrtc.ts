@@ -68,10 +68,9 @@ export type RtpTransceiverLike = Pick<RTCRtpTransceiver, 'mid' | 'currentDirecti
 }
 
 /** The negotiated `RTCDataChannel`, which carries JSON text. */
-export type DataChannelLike = EventTarget &
-  Pick<RTCDataChannel, 'readyState' | 'close'> & {
-    send(data: string): void
-  }
+export type DataChannelLike = Pick<RTCDataChannel, 'addEventListener' | 'removeEventListener' | 'readyState' | 'close'> & {
+  send(data: string): void
+}
 
 /** What `getStats()` resolves to: a maplike of stats by id. */
 export type StatsReportLike = Pick<RTCStatsReport, 'forEach'>
@@ -81,22 +80,24 @@ export type StatsReportLike = Pick<RTCStatsReport, 'forEach'>
  * (with `candidate.toJSON()`), `connectionstatechange`,
  * `signalingstatechange` and `track` (with `track` and `streams`).
  */
-export type PeerConnectionLike = EventTarget &
-  Pick<RTCPeerConnection, 'connectionState' | 'signalingState' | 'restartIce' | 'close'> & {
-    /** Read by the model tests, which wait for gathering to finish. */
-    readonly iceGatheringState: RTCIceGatheringState
-    readonly localDescription: SessionDescriptionLike | null
-    readonly currentLocalDescription: SessionDescriptionLike | null
-    readonly pendingLocalDescription: SessionDescriptionLike | null
-    readonly remoteDescription: SessionDescriptionLike | null
-    readonly currentRemoteDescription: SessionDescriptionLike | null
-    readonly pendingRemoteDescription: SessionDescriptionLike | null
-    setLocalDescription(description?: RTCLocalSessionDescriptionInit): Promise<void>
-    setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>
-    addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void>
-    createDataChannel(label: string, init?: RTCDataChannelInit): DataChannelLike
-    addTrack(track: MediaStreamTrackLike, ...streams: MediaStreamLike[]): RtpSenderLike
-    removeTrack(sender: RtpSenderLike): void
-    getTransceivers(): RtpTransceiverLike[]
-    getStats(): Promise<StatsReportLike>
-  }
+export type PeerConnectionLike = Pick<
+  RTCPeerConnection,
+  'addEventListener' | 'removeEventListener' | 'connectionState' | 'signalingState' | 'restartIce' | 'close'
+> & {
+  /** Read by the model tests, which wait for gathering to finish. */
+  readonly iceGatheringState: RTCIceGatheringState
+  readonly localDescription: SessionDescriptionLike | null
+  readonly currentLocalDescription: SessionDescriptionLike | null
+  readonly pendingLocalDescription: SessionDescriptionLike | null
+  readonly remoteDescription: SessionDescriptionLike | null
+  readonly currentRemoteDescription: SessionDescriptionLike | null
+  readonly pendingRemoteDescription: SessionDescriptionLike | null
+  setLocalDescription(description?: RTCLocalSessionDescriptionInit): Promise<void>
+  setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void>
+  addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void>
+  createDataChannel(label: string, init?: RTCDataChannelInit): DataChannelLike
+  addTrack(track: MediaStreamTrackLike, ...streams: MediaStreamLike[]): RtpSenderLike
+  removeTrack(sender: RtpSenderLike): void
+  getTransceivers(): RtpTransceiverLike[]
+  getStats(): Promise<StatsReportLike>
+}

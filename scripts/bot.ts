@@ -34,7 +34,7 @@ try {
     },
   }))
 } catch (error) {
-  usage((error as Error).message)
+  usage(error instanceof Error ? error.message : String(error))
 }
 const count = Number(values.peers)
 const seconds = Number(values.seconds)

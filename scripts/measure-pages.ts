@@ -510,7 +510,7 @@ async function main() {
       },
     }))
   } catch (error) {
-    usage((error as Error).message)
+    usage(error instanceof Error ? error.message : String(error))
   }
   const people = Number(values.people)
   const seconds = Number(values.seconds)

@@ -26,7 +26,7 @@ try {
     },
   }))
 } catch (error) {
-  fail((error as Error).message)
+  fail(error instanceof Error ? error.message : String(error))
 }
 if (!values.room || !isValidRoomName(values.room)) fail('--room must be 1 to 64 characters of A-Z a-z 0-9 _ -')
 if (!values.name?.trim()) fail('--name is required')

@@ -14,7 +14,7 @@ const Config = v.object({
  * @throws Error with a readable message when VITE_MESHCALL_HOST is malformed.
  */
 export function readConfig(): AppConfig {
-  const configured = import.meta.env.VITE_MESHCALL_HOST as string | undefined
+  const configured = import.meta.env.VITE_MESHCALL_HOST
   const result = v.safeParse(Config, {
     host: configured ?? location.host,
     secure: configured ? !/^(localhost|127\.)/.test(configured) : location.protocol === 'https:',

@@ -5,7 +5,9 @@ import { ErrorBoundary } from './app/ErrorBoundary'
 import { readConfig } from './config'
 import './styles.css'
 
-const root = createRoot(document.getElementById('root') as HTMLElement)
+const container = document.getElementById('root')
+if (!container) throw new Error('index.html has no #root element')
+const root = createRoot(container)
 try {
   const config = readConfig()
   root.render(

@@ -4,8 +4,13 @@
  * bounded ring buffer so a session can be exported at any time, and
  * replayed later from the export alone.
  */
-import type { InspectionEvent, StateValue } from 'xstate'
 import * as v from 'valibot'
+import type { InspectionEvent, StateValue } from 'xstate'
+import { SignalData } from '../../protocol/messages'
+import { peerIdOfActor } from '../actorIds'
+import { mediaMachine } from '../mediaMachine'
+import { peerMachine } from '../peerMachine'
+import { roomMachine } from '../roomMachine'
 import type { StatsSample } from './stats'
 
 export type ActorKind = 'room' | 'media' | 'peer'
@@ -83,13 +88,11 @@ export type Recorder = {
   version: () => number
 }
 
-const PEER_PREFIX = 'peer:'
-const MACHINE_KINDS: Record<string, ActorKind> = { room: 'room', media: 'media', peer: 'peer' }
+/** The machines whose actors are recorded, by their machine id. */
+const MACHINE_KINDS: Record<string, ActorKind> = { [roomMachine.id]: 'room', [mediaMachine.id]: 'media', [peerMachine.id]: 'peer' }
 
 /** Keys whose values are secrets, in any context or event payload. */
 const SECRET_KEYS = new Set(['secret', 'token', 'credential', 'password'])
-/** Context members that are live objects, not state: summarised by their type. */
-const OPAQUE = /^(pc|channel|webrtc|log|media|peers|senders|remoteStream|remoteScreen|localTracks|stream|screenStream)$/
 
 /** Creates a recorder; pass `recorder.inspect` to the call. */
 export function createRecorder(options: RecorderOptions = {}): Recorder {
@@ -147,7 +150,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     const actor = actorsBySession.get(event.actorRef.sessionId)
     if (event.type === '@xstate.event') {
       if (!actor || event.event.type.startsWith('xstate.')) return
-      const payload = event.event as { type: string } & Record<string, unknown>
+      const payload: { type: string } & Record<string, unknown> = event.event
       push({
         seq: ++seq,
         t: Date.now(),
@@ -160,15 +163,15 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       return
     }
     if (event.type !== '@xstate.snapshot' || !actor) return
-    const snapshot = event.snapshot as { value?: StateValue; tags?: Set<string>; context?: Record<string, unknown> }
-    if (snapshot.value === undefined) return
-    const context = sanitize(snapshot.context ?? {}, redact, 0)
-    const tags = [...(snapshot.tags ?? [])].sort()
+    const snapshot = machineSnapshotOf(event.snapshot)
+    if (!snapshot) return
+    const context = sanitize(snapshot.context, redact, 0)
+    const tags = [...snapshot.tags].sort()
     const key = JSON.stringify([snapshot.value, tags, context])
-    if (actor.kind === 'room' && typeof snapshot.context?.selfId === 'string') selfId = snapshot.context.selfId
+    if (actor.kind === 'room' && typeof snapshot.context.selfId === 'string') selfId = snapshot.context.selfId
     if (actor.kind === 'peer') {
-      const link = snapshot.context?.link
-      recordDescriptions(actor.label, typeof link === 'object' && link !== null && 'pc' in link ? link.pc : null)
+      const link = snapshot.context.link
+      recordDescriptions(actor.label, isRecord(link) ? link.pc : null)
     }
     if (lastState.get(actor.label) === key) return
     lastState.set(actor.label, key)
@@ -206,6 +209,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       format: DUMP_FORMAT,
       version: DUMP_VERSION,
       createdAt: Date.now(),
+      // sanitize() keeps an object's shape and only replaces secret values with strings.
       environment: redact ? (sanitize(environment, true, 0) as Environment) : environment,
       selfId,
       actors: [...new Map([...actorsBySession.values()].map((a) => [a.label, a])).values()],
@@ -232,7 +236,7 @@ function actorInfo(id: string, logic: unknown): ActorInfo | null {
   const kind = machineId ? MACHINE_KINDS[machineId] : undefined
   if (!kind) return null
   if (kind === 'peer') {
-    const peerId = id.startsWith(PEER_PREFIX) ? id.slice(PEER_PREFIX.length) : id
+    const peerId = peerIdOfActor(id) ?? id
     return { label: peerId, kind, peerId }
   }
   return { label: kind, kind, peerId: null }
@@ -240,33 +244,40 @@ function actorInfo(id: string, logic: unknown): ActorInfo | null {
 
 /** Direction, SDP type or candidate type and protocol, and session numbers of a signaling event. */
 function signalOf(actor: ActorInfo, event: { type: string } & Record<string, unknown>): SignalSummary | null {
-  if (actor.kind === 'peer' && event.type.startsWith('signal.')) {
-    const kind = event.type === 'signal.description' ? 'description' : event.type === 'signal.candidate' ? 'candidate' : 'end-of-candidates'
-    return summary('in', actor.label, kind, event)
+  if (actor.kind === 'peer' && event.type in SIGNAL_KINDS) {
+    // The peer machine's signal events are the wire's SignalData, with the kind as the event type.
+    const { type, ...rest } = event
+    const parsed = v.safeParse(SignalData, { ...rest, kind: SIGNAL_KINDS[type] })
+    return parsed.success ? summary('in', actor.label, parsed.output) : null
   }
-  if (actor.kind === 'room' && event.type === 'peer.signal' && typeof event.peerId === 'string' && isRecord(event.data)) {
-    const kind = event.data.kind
-    if (kind === 'description' || kind === 'candidate' || kind === 'end-of-candidates')
-      return summary('out', event.peerId, kind, event.data)
+  if (actor.kind === 'room' && event.type === 'peer.signal' && typeof event.peerId === 'string') {
+    const parsed = v.safeParse(SignalData, event.data)
+    return parsed.success ? summary('out', event.peerId, parsed.output) : null
   }
   return null
 }
 
-function summary(direction: 'in' | 'out', peerId: string, kind: SignalSummary['kind'], data: Record<string, unknown>): SignalSummary {
-  const description = isRecord(data.description) ? data.description : null
-  const candidate = isRecord(data.candidate) && typeof data.candidate.candidate === 'string' ? data.candidate.candidate : null
+const SIGNAL_KINDS: Record<string, SignalData['kind']> = {
+  'signal.description': 'description',
+  'signal.candidate': 'candidate',
+  'signal.endOfCandidates': 'end-of-candidates',
+}
+
+function summary(direction: 'in' | 'out', peerId: string, data: SignalData): SignalSummary {
+  const description = data.kind === 'description' ? data.description : null
+  const candidate = data.kind === 'candidate' ? data.candidate.candidate : null
   // candidate:<foundation> <component> <protocol> <priority> <address> <port> typ <type>
   const fields = candidate?.split(' ') ?? []
   const typ = fields.indexOf('typ')
   return {
     direction,
     peerId,
-    kind,
-    sdpType: typeof description?.type === 'string' ? description.type : null,
+    kind: data.kind,
+    sdpType: description?.type ?? null,
     candidateType: typ >= 0 ? (fields[typ + 1] ?? null) : null,
     protocol: fields[2]?.toLowerCase() ?? null,
-    session: typeof data.session === 'number' ? data.session : 0,
-    ack: typeof data.ack === 'number' ? data.ack : null,
+    session: data.session,
+    ack: data.ack ?? null,
   }
 }
 
@@ -275,6 +286,13 @@ function summarise(event: Record<string, unknown>, redact: boolean): string {
   const { type: _, ...rest } = event
   const text = JSON.stringify(sanitize(rest, redact, 0), (key, value) => (key === 'sdp' ? '…' : value))
   return text === '{}' ? '' : text.length > 240 ? `${text.slice(0, 237)}…` : text
+}
+
+/** The parts of a machine's snapshot the timeline keeps, or null for any other actor's snapshot. */
+function machineSnapshotOf(snapshot: unknown): { value: StateValue; tags: Iterable<string>; context: Record<string, unknown> } | null {
+  if (!isRecord(snapshot) || !v.is(StateValueSchema, snapshot.value)) return null
+  const tags = snapshot.tags instanceof Set ? [...snapshot.tags].filter((tag): tag is string => typeof tag === 'string') : []
+  return { value: snapshot.value, tags, context: isRecord(snapshot.context) ? snapshot.context : {} }
 }
 
 /** A JSON-safe copy: live objects become `[Type]`, secrets `[redacted]`, depth and size bounded. */
@@ -289,8 +307,6 @@ export function sanitize(value: unknown, redact: boolean, depth: number): unknow
   const out: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) {
     if (redact && SECRET_KEYS.has(key)) out[key] = item == null ? item : '[redacted]'
-    else if (OPAQUE.test(key) && item !== null && typeof item === 'object' && !Array.isArray(item) && !isPlainObject(item))
-      out[key] = `[${typeName(item)}]`
     else if (key === 'username' && redact) out[key] = '[redacted]'
     // An SDP anywhere (a description in an event, the answer kept in context).
     else if (key === 'sdp' && redact && typeof item === 'string') out[key] = sanitize(redactSdp(item), false, depth + 1)
@@ -399,7 +415,7 @@ const Dump = v.object({
  */
 export function parseDump(json: unknown): SessionDump {
   const result = v.safeParse(Dump, json)
-  if (result.success) return result.output as SessionDump
+  if (result.success) return result.output
   const issue = result.issues[0]
   const path = v.getDotPath(issue)
   throw new Error(`not a meshcall inspector dump: ${path ? `${path}: ` : ''}${issue.message}`)

@@ -77,8 +77,11 @@ function noErrors(p: Pair) {
 
 describe('perfect negotiation', () => {
   for (const [name, ids] of [
-    ['glare: both sides offer; the impolite one ignores, the polite one rolls back and answers', { a: 'peer-a', b: 'peer-b' }],
-    ['roles reversed: the same glare resolves with the other side polite', { a: 'peer-z', b: 'peer-b' }],
+    [
+      'glare on the first offers: the impolite one ignores, the polite one takes the remote offer on a fresh connection and answers',
+      { a: 'peer-a', b: 'peer-b' },
+    ],
+    ['roles reversed: the same first-offer glare resolves with the other side polite', { a: 'peer-z', b: 'peer-b' }],
   ] as const) {
     it(
       name,
@@ -98,7 +101,8 @@ describe('perfect negotiation', () => {
         p.deliver(polite)
         expect(at(p, impolite).context.ignoredOffers).toBe(1)
         expect(negotiation(at(p, impolite))).toBe('awaitingAnswer')
-        // The impolite side's offer reaches the polite side: it rolls back and answers.
+        // The impolite side's offer reaches the polite side: its first offer is
+        // swapped for a fresh connection of the same session (mustSwapFirstOffer), which answers.
         p.deliver(impolite)
         expect(negotiation(at(p, polite))).toBe('settingRemoteOffer')
 

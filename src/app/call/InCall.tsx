@@ -76,8 +76,8 @@ function Screen({ peerId, peer }: Parameters<typeof ScreenTile>[0]) {
 }
 
 /** Columns and rows for `count` tiles: 1, 2x1, 2x2, 3x2. */
-function gridSize(count: number): CSSProperties {
+function gridSize(count: number): CSSProperties & Record<'--cols' | '--rows', number> {
   const narrow = typeof window !== 'undefined' && window.innerWidth < 720
   const cols = narrow ? (count <= 2 ? 1 : 2) : count <= 1 ? 1 : count <= 4 ? 2 : 3
-  return { '--cols': cols, '--rows': Math.ceil(count / cols) } as CSSProperties
+  return { '--cols': cols, '--rows': Math.ceil(count / cols) }
 }

@@ -22,7 +22,9 @@ export type InspectorData = {
 
 const MACHINES: Record<ActorKind, AnyStateMachine> = { room: roomMachine, media: mediaMachine, peer: peerMachine }
 const SHOWN = 400
-type Kind = 'all' | 'events' | 'states' | 'signaling'
+const KINDS = ['all', 'events', 'states', 'signaling'] as const
+type Kind = (typeof KINDS)[number]
+const isKind = (value: string): value is Kind => KINDS.some((kind) => kind === value)
 
 /**
  * The inspector's views: the mesh, each actor's statechart, the timeline,
@@ -95,7 +97,13 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
           </label>
           <label>
             Kind{' '}
-            <select value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
+            <select
+              value={kind}
+              onChange={(e) => {
+                const value = e.target.value
+                if (isKind(value)) setKind(value)
+              }}
+            >
               <option value="all">all</option>
               <option value="events">events</option>
               <option value="states">state changes</option>
@@ -281,7 +289,9 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
 function rosterNames(context: unknown): Record<string, string> {
   const names: Record<string, string> = {}
   if (typeof context !== 'object' || context === null) return names
-  const { roster, selfId, presence } = context as { roster?: unknown; selfId?: unknown; presence?: unknown }
+  const roster = 'roster' in context ? context.roster : undefined
+  const selfId = 'selfId' in context ? context.selfId : undefined
+  const presence = 'presence' in context ? context.presence : undefined
   if (typeof roster === 'object' && roster !== null) {
     for (const [id, p] of Object.entries(roster)) {
       if (typeof p === 'object' && p !== null && 'name' in p && typeof p.name === 'string') names[id] = p.name

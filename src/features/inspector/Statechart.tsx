@@ -1,15 +1,8 @@
-import ELK from 'elkjs/lib/elk.bundled.js'
-import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api'
-import { useEffect, useId, useMemo, useReducer, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react'
+import { useEffect, useId, useMemo, useReducer } from 'react'
 import type { AnyStateMachine, StateValue } from 'xstate'
-import {
-  activeStateIds,
-  machineGraph,
-  takenEdgeIds,
-  type ChartEdge,
-  type ChartNode,
-  type TakenTransition,
-} from '../../../machines/inspect/graph'
+import { activeStateIds, machineGraph, takenEdgeIds, type ChartNode, type TakenTransition } from '../../../machines/inspect/graph'
+import { HEADER, INITIAL_MARK, LINE, PAD_X, edgeText, layoutStatechart, type ChartLayout, type StateBox } from './statechartLayout'
+import { usePanZoom } from './usePanZoom'
 import './statechart.css'
 
 export type StatechartProps = {
@@ -23,52 +16,7 @@ export type StatechartProps = {
   title?: string
 }
 
-type Box = { x: number; y: number; width: number; height: number }
-type StateBox = Box & { node: ChartNode; rows: ChartEdge[] }
-type Route = { id: string; edge: ChartEdge; path: string; label: (Box & { text: string }) | null }
-type ChartLayout = {
-  width: number
-  height: number
-  states: StateBox[]
-  routes: Route[]
-  edges: ChartEdge[]
-  /** How long ELK took, in ms. */
-  ms: number
-}
 type Settled = { layout: ChartLayout } | { error: string }
-
-// Text is drawn in a monospace font (see statechart.css), so widths can be
-// estimated from character counts: jsdom has no getBBox, and measuring in the
-// browser would force a layout per label.
-const KEY_FONT = 12
-const LABEL_FONT = 11
-const CHAR_EM = 0.62
-const LINE = 14
-const PAD_X = 8
-const HEADER = 24
-/** Room for the initial-state dot before a key. */
-const INITIAL_MARK = 10
-
-const textWidth = (text: string, font: number) => Math.ceil(text.length * font * CHAR_EM)
-const edgeText = (edge: ChartEdge) => (edge.guard ? `${edge.event} [${edge.guard}]` : edge.event)
-
-const elk = new ELK({
-  defaultLayoutOptions: {
-    'elk.algorithm': 'layered',
-    'elk.direction': 'RIGHT',
-    'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-    'elk.edgeRouting': 'ORTHOGONAL',
-    // Not elk.layered.considerModelOrder: with INCLUDE_CHILDREN it crashes
-    // ELK 0.12 ("Cannot read properties of undefined").
-    'elk.spacing.nodeNode': '24',
-    'elk.layered.spacing.nodeNodeBetweenLayers': '32',
-    'elk.spacing.edgeLabel': '2',
-    'elk.spacing.edgeNode': '12',
-    // Every coordinate relative to the root, so shapes and routes draw flat.
-    'elk.json.shapeCoords': 'ROOT',
-    'elk.json.edgeCoords': 'ROOT',
-  },
-})
 
 const pending = new WeakMap<AnyStateMachine, Promise<ChartLayout>>()
 const settled = new WeakMap<AnyStateMachine, Settled>()
@@ -87,96 +35,10 @@ function layoutOf(machine: AnyStateMachine): Promise<ChartLayout> {
   return promise
 }
 
+// Async, so that a machine machineGraph cannot read rejects, and shows as an
+// error, instead of throwing in the effect.
 async function computeLayout(machine: AnyStateMachine): Promise<ChartLayout> {
-  const { nodes, edges } = machineGraph(machine)
-  // Targetless transitions are listed inside their state, as UML's internal
-  // transitions: drawn as self-loops they would double the edges to route.
-  const rows = new Map<string, ChartEdge[]>()
-  for (const edge of edges) {
-    if (edge.targets.length === 0) rows.set(edge.source, [...(rows.get(edge.source) ?? []), edge])
-  }
-  const initials = new Set(nodes.map((node) => node.initial))
-  const elkNodes = new Map<string, ElkNode>()
-  let root: ElkNode | null = null
-  for (const node of nodes) {
-    const own = rows.get(node.id) ?? []
-    const header = HEADER + (node.tags.length > 0 ? LINE : 0) + own.length * LINE
-    const width = Math.max(
-      56,
-      textWidth(node.key, KEY_FONT) + 2 * PAD_X + (initials.has(node.id) ? INITIAL_MARK : 0),
-      textWidth(node.tags.join(' '), LABEL_FONT) + 2 * PAD_X,
-      ...own.map((edge) => textWidth(edgeText(edge), LABEL_FONT) + 2 * PAD_X),
-    )
-    const elkNode: ElkNode =
-      node.type === 'compound' || node.type === 'parallel'
-        ? {
-            id: node.id,
-            children: [],
-            layoutOptions: {
-              'elk.padding': `[top=${header + 8},left=16,bottom=12,right=12]`,
-              'elk.nodeSize.constraints': 'MINIMUM_SIZE',
-              'elk.nodeSize.minimum': `(${width}, ${header + 8})`,
-            },
-          }
-        : { id: node.id, width, height: header + 4 }
-    elkNodes.set(node.id, elkNode)
-    const parent = node.parentId === null ? undefined : elkNodes.get(node.parentId)
-    if (parent) parent.children?.push(elkNode)
-    else root = elkNode
-  }
-  const elkEdges: ElkExtendedEdge[] = edges.flatMap((edge) =>
-    edge.targets.map((target, index) => ({
-      id: `${edge.id}#${index}`,
-      sources: [edge.source],
-      targets: [target],
-      labels: index === 0 ? [{ text: edgeText(edge), width: textWidth(edgeText(edge), LABEL_FONT) + 4, height: LINE }] : [],
-    })),
-  )
-
-  const started = performance.now()
-  const graph: ElkNode = {
-    id: '__statechart',
-    layoutOptions: { 'elk.padding': '[top=8,left=8,bottom=8,right=8]' },
-    children: root ? [root] : [],
-    edges: elkEdges,
-  }
-  const result = await elk.layout(graph)
-  const ms = performance.now() - started
-
-  const boxes = new Map<string, Box>()
-  const collect = (node: ElkNode) => {
-    boxes.set(node.id, { x: node.x ?? 0, y: node.y ?? 0, width: node.width ?? 0, height: node.height ?? 0 })
-    for (const child of node.children ?? []) collect(child)
-  }
-  for (const child of result.children ?? []) collect(child)
-
-  const byId = new Map(edges.map((edge) => [edge.id, edge]))
-  const routes: Route[] = []
-  for (const elkEdge of result.edges ?? []) {
-    const edge = byId.get(elkEdge.id.slice(0, elkEdge.id.lastIndexOf('#')))
-    if (!edge) continue
-    const path = (elkEdge.sections ?? [])
-      .map((s) => [s.startPoint, ...(s.bendPoints ?? []), s.endPoint].map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' '))
-      .join(' ')
-    const label = elkEdge.labels?.[0]
-    routes.push({
-      id: elkEdge.id,
-      edge,
-      path,
-      label: label?.text
-        ? { x: label.x ?? 0, y: label.y ?? 0, width: label.width ?? 0, height: label.height ?? 0, text: label.text }
-        : null,
-    })
-  }
-
-  return {
-    width: result.width ?? 0,
-    height: result.height ?? 0,
-    states: nodes.map((node) => ({ node, rows: rows.get(node.id) ?? [], ...(boxes.get(node.id) ?? { x: 0, y: 0, width: 0, height: 0 }) })),
-    routes,
-    edges,
-    ms,
-  }
+  return layoutStatechart(machineGraph(machine))
 }
 
 function useLayout(machine: AnyStateMachine): Settled | null {
@@ -244,7 +106,6 @@ export function Statechart({ machine, actorId, value, lastTransition = null, tit
 }
 
 const ZOOM_STEP = 1.25
-const MAX_ZOOM = 12
 
 function Chart({
   layout,
@@ -258,69 +119,7 @@ function Chart({
   lastTransition: TakenTransition | null
 }) {
   const markerId = `statechart-arrow-${useId().replace(/[^\w-]/g, '')}`
-  const full: Box = { x: 0, y: 0, width: layout.width, height: layout.height }
-  // The zoom belongs to one layout: another machine starts fitted.
-  const [zoomed, setZoomed] = useState<{ layout: ChartLayout; box: Box } | null>(null)
-  const zoomedRef = useRef(zoomed)
-  const view = zoomed?.layout === layout ? zoomed.box : full
-  const currentView = () => (zoomedRef.current?.layout === layout ? zoomedRef.current.box : full)
-  const svgRef = useRef<SVGSVGElement>(null)
-  const drag = useRef<{ x: number; y: number; view: Box } | null>(null)
-
-  const show = (next: Box) => {
-    zoomedRef.current = { layout, box: next }
-    setZoomed(zoomedRef.current)
-  }
-  const zoom = (factor: number, fx = 0.5, fy = 0.5) => {
-    const current = currentView()
-    const width = Math.min(layout.width, Math.max(layout.width / MAX_ZOOM, current.width / factor))
-    const height = (width / layout.width) * layout.height
-    show(clamp(layout, { x: current.x + (current.width - width) * fx, y: current.y + (current.height - height) * fy, width, height }))
-  }
-
-  useEffect(() => {
-    const svg = svgRef.current
-    if (!svg) return
-    const onWheel = (event: WheelEvent) => {
-      const current = currentView()
-      const rect = svg.getBoundingClientRect()
-      if (event.ctrlKey || event.metaKey) {
-        event.preventDefault()
-        const fx = rect.width ? (event.clientX - rect.left) / rect.width : 0.5
-        const fy = rect.height ? (event.clientY - rect.top) / rect.height : 0.5
-        zoom(Math.exp(-event.deltaY * 0.002), fx, fy)
-      } else if (current.width < layout.width) {
-        // Zoomed in, the wheel pans; otherwise it scrolls the page as usual.
-        event.preventDefault()
-        const scale = rect.width ? current.width / rect.width : 1
-        show(clamp(layout, { ...current, x: current.x + event.deltaX * scale, y: current.y + event.deltaY * scale }))
-      }
-    }
-    svg.addEventListener('wheel', onWheel, { passive: false })
-    return () => svg.removeEventListener('wheel', onWheel)
-  })
-
-  const onPointerDown = (event: ReactPointerEvent<SVGSVGElement>) => {
-    if (currentView().width >= layout.width) return
-    drag.current = { x: event.clientX, y: event.clientY, view: currentView() }
-    event.currentTarget.setPointerCapture(event.pointerId)
-  }
-  const onPointerMove = (event: ReactPointerEvent<SVGSVGElement>) => {
-    const start = drag.current
-    if (!start) return
-    const rect = event.currentTarget.getBoundingClientRect()
-    const scale = rect.width ? start.view.width / rect.width : 1
-    show(
-      clamp(layout, {
-        ...start.view,
-        x: start.view.x - (event.clientX - start.x) * scale,
-        y: start.view.y - (event.clientY - start.y) * scale,
-      }),
-    )
-  }
-  const endDrag = () => {
-    drag.current = null
-  }
+  const { svgRef, view, zoom, fit, pointerHandlers } = usePanZoom(layout)
 
   const activeSet = new Set(activeIds)
   const taken = new Set(lastTransition ? takenEdgeIds(layout, lastTransition, activeIds) : [])
@@ -338,7 +137,7 @@ function Chart({
         <button type="button" onClick={() => zoom(1 / ZOOM_STEP)} aria-label="Zoom out">
           −
         </button>
-        <button type="button" onClick={() => show(full)} aria-label="Fit to view" disabled={view.width >= layout.width}>
+        <button type="button" onClick={fit} aria-label="Fit to view" disabled={view.width >= layout.width}>
           fit
         </button>
       </div>
@@ -350,10 +149,7 @@ function Chart({
         aria-label={summary}
         data-layout-ms={Math.round(layout.ms)}
         data-zoomed={view.width < layout.width ? 'true' : undefined}
-        onPointerDown={onPointerDown}
-        onPointerMove={onPointerMove}
-        onPointerUp={endDrag}
-        onPointerCancel={endDrag}
+        {...pointerHandlers}
       >
         <defs>
           <marker id={markerId} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -462,12 +258,4 @@ function State({
       ))}
     </g>
   )
-}
-
-function clamp(layout: ChartLayout, view: Box): Box {
-  return {
-    ...view,
-    x: Math.min(Math.max(0, view.x), layout.width - view.width),
-    y: Math.min(Math.max(0, view.y), layout.height - view.height),
-  }
 }
