@@ -1,9 +1,19 @@
 /** Data channels, and how they open once both sides have SCTP (RFC 8832 for in-band ones). */
-import { SimEventTarget, type Handler } from './eventTarget'
+import { defineHandlers, SimEventTarget, type Handler } from './eventTarget'
 import type { SimulatedPeerConnection } from './peerConnection'
 
 /** An RTCDataChannel; messages cross to the peer's channel as queued tasks. */
 export class SimulatedDataChannel extends SimEventTarget {
+  declare onopen: Handler
+  declare onclose: Handler
+  declare onclosing: Handler
+  declare onmessage: Handler
+  declare onerror: Handler
+  declare onbufferedamountlow: Handler
+  static {
+    defineHandlers(this.prototype, ['open', 'close', 'closing', 'message', 'error', 'bufferedamountlow'])
+  }
+
   readonly label: string
   readonly ordered: boolean
   readonly negotiated: boolean
@@ -33,43 +43,6 @@ export class SimulatedDataChannel extends SimEventTarget {
     this.maxRetransmits = init.maxRetransmits ?? null
     this.maxPacketLifeTime = init.maxPacketLifeTime ?? null
     this.id = init.id ?? null
-  }
-
-  get onopen() {
-    return this.getHandler('open')
-  }
-  set onopen(h: Handler) {
-    this.setHandler('open', h)
-  }
-  get onclose() {
-    return this.getHandler('close')
-  }
-  set onclose(h: Handler) {
-    this.setHandler('close', h)
-  }
-  get onclosing() {
-    return this.getHandler('closing')
-  }
-  set onclosing(h: Handler) {
-    this.setHandler('closing', h)
-  }
-  get onmessage() {
-    return this.getHandler('message')
-  }
-  set onmessage(h: Handler) {
-    this.setHandler('message', h)
-  }
-  get onerror() {
-    return this.getHandler('error')
-  }
-  set onerror(h: Handler) {
-    this.setHandler('error', h)
-  }
-  get onbufferedamountlow() {
-    return this.getHandler('bufferedamountlow')
-  }
-  set onbufferedamountlow(h: Handler) {
-    this.setHandler('bufferedamountlow', h)
   }
 
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {

@@ -6,11 +6,11 @@ export type Handler = ((event: Event) => unknown) | null
 export class SimEventTarget extends EventTarget {
   private handlers = new Map<string, { handler: Handler; listener: (event: Event) => void }>()
 
-  protected getHandler(name: string): Handler {
+  getHandler(name: string): Handler {
     return this.handlers.get(name)?.handler ?? null
   }
 
-  protected setHandler(name: string, handler: Handler): void {
+  setHandler(name: string, handler: Handler): void {
     const old = this.handlers.get(name)
     if (old) this.removeEventListener(name, old.listener)
     this.handlers.delete(name)
@@ -27,5 +27,30 @@ export class SimEventTarget extends EventTarget {
     const event = new Event(name)
     if (extra) Object.assign(event, extra)
     this.dispatchEvent(event)
+  }
+}
+
+/**
+ * Defines the `on<name>` event handler attributes of a simulated class on
+ * its prototype (declare them on the class for their types), as WebIDL's
+ * EventHandler attributes: setting one replaces the previous handler.
+ *
+ * @example
+ * class Channel extends SimEventTarget {
+ *   declare onopen: Handler
+ *   static { defineHandlers(this.prototype, ['open']) }
+ * }
+ */
+export function defineHandlers(prototype: SimEventTarget, names: readonly string[]): void {
+  for (const name of names) {
+    Object.defineProperty(prototype, `on${name}`, {
+      get(this: SimEventTarget) {
+        return this.getHandler(name)
+      },
+      set(this: SimEventTarget, handler: Handler) {
+        this.setHandler(name, handler)
+      },
+      configurable: true,
+    })
   }
 }

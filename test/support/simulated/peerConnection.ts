@@ -18,7 +18,7 @@ import {
   rollback,
   type Undo,
 } from './descriptions'
-import { SimEventTarget, type Handler } from './eventTarget'
+import { defineHandlers, SimEventTarget, type Handler } from './eventTarget'
 import { gatherIfReady, newIceState } from './ice'
 import { IceCredentials } from './iceCredentials'
 import { SimulatedMediaStreamTrack, type SimulatedMediaStream } from './media'
@@ -95,59 +95,27 @@ export class SimulatedPeerConnection extends SimEventTarget {
 
   // --- event handler properties
 
-  get onnegotiationneeded() {
-    return this.getHandler('negotiationneeded')
-  }
-  set onnegotiationneeded(h: Handler) {
-    this.setHandler('negotiationneeded', h)
-  }
-  get onicecandidate() {
-    return this.getHandler('icecandidate')
-  }
-  set onicecandidate(h: Handler) {
-    this.setHandler('icecandidate', h)
-  }
-  get onicecandidateerror() {
-    return this.getHandler('icecandidateerror')
-  }
-  set onicecandidateerror(h: Handler) {
-    this.setHandler('icecandidateerror', h)
-  }
-  get onconnectionstatechange() {
-    return this.getHandler('connectionstatechange')
-  }
-  set onconnectionstatechange(h: Handler) {
-    this.setHandler('connectionstatechange', h)
-  }
-  get oniceconnectionstatechange() {
-    return this.getHandler('iceconnectionstatechange')
-  }
-  set oniceconnectionstatechange(h: Handler) {
-    this.setHandler('iceconnectionstatechange', h)
-  }
-  get onicegatheringstatechange() {
-    return this.getHandler('icegatheringstatechange')
-  }
-  set onicegatheringstatechange(h: Handler) {
-    this.setHandler('icegatheringstatechange', h)
-  }
-  get onsignalingstatechange() {
-    return this.getHandler('signalingstatechange')
-  }
-  set onsignalingstatechange(h: Handler) {
-    this.setHandler('signalingstatechange', h)
-  }
-  get ontrack() {
-    return this.getHandler('track')
-  }
-  set ontrack(h: Handler) {
-    this.setHandler('track', h)
-  }
-  get ondatachannel() {
-    return this.getHandler('datachannel')
-  }
-  set ondatachannel(h: Handler) {
-    this.setHandler('datachannel', h)
+  declare onnegotiationneeded: Handler
+  declare onicecandidate: Handler
+  declare onicecandidateerror: Handler
+  declare onconnectionstatechange: Handler
+  declare oniceconnectionstatechange: Handler
+  declare onicegatheringstatechange: Handler
+  declare onsignalingstatechange: Handler
+  declare ontrack: Handler
+  declare ondatachannel: Handler
+  static {
+    defineHandlers(this.prototype, [
+      'negotiationneeded',
+      'icecandidate',
+      'icecandidateerror',
+      'connectionstatechange',
+      'iceconnectionstatechange',
+      'icegatheringstatechange',
+      'signalingstatechange',
+      'track',
+      'datachannel',
+    ])
   }
 
   // --- descriptions
