@@ -18,6 +18,7 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { startAppServer, type AppServer } from '../test/support/appServer'
 import { CHROME_PATH, CHROMIUM_ARGS } from '../test/support/browsers'
 import { isVideoQuality, VIDEO_QUALITIES, type VideoQuality } from '../machines/videoQuality'
+import { seesPlaying as playing } from '../test/support/callPage'
 import { waitUntil } from '../test/support/wait'
 
 export type MeasureOptions = {
@@ -161,32 +162,9 @@ export async function measurePages(options: MeasureOptions): Promise<MeasureResu
   }
 }
 
-type TileState = { state: string | undefined; width: number; time: number }
-
-/** Every remote tile connected, and each tile's video playing: a size, and time advancing. */
-async function seesPlaying(p: Participant, remotes: number) {
-  const tiles = () =>
-    p.page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((tile) => {
-        const video = tile.querySelector('video')
-        return { state: tile.dataset.state, width: video?.videoWidth ?? 0, time: video?.currentTime ?? 0 }
-      }),
-    )
-  const connected = await waitUntil(
-    async () => {
-      const now = await tiles()
-      return now.length === remotes && now.every((t) => t.state === 'connected') ? now : null
-    },
-    { timeoutMs: 60_000, what: `${p.name}: ${remotes} connected remote tiles` },
-  )
-  let last: TileState[] = connected
-  await waitUntil(
-    async () => {
-      last = await tiles()
-      return last.length === remotes && last.every((t, i) => t.width > 0 && t.time > connected[i].time + 0.3)
-    },
-    { timeoutMs: 30_000, what: `${p.name}: every remote video playing`, describe: () => last },
-  )
+/** Every remote tile connected, and each tile's video playing. */
+function seesPlaying(p: Participant, remotes: number) {
+  return playing((fn) => p.page.evaluate(fn), remotes, { who: p.name, timeoutMs: 60_000 })
 }
 
 async function seesScreen(p: Participant) {

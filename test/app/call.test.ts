@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startAppServer, type AppServer } from '../support/appServer'
 import { closeBrowsers, openParticipant, saveArtifactsOnFailure, type BrowserKind, type Participant } from '../support/participant'
-import { waitUntil } from '../support/wait'
+import { seesPlaying as playing } from '../support/callPage'
 
 // The built app, served with the real room server (partykit dev with the
 // deployment config), driven through its UI in Debian's Chromium and Firefox.
@@ -32,30 +32,9 @@ async function join(kind: BrowserKind, server: AppServer, room: string, name: st
   return participant
 }
 
-/** Every remote tile connected, and each tile's video really playing: frames decoded and time advancing. */
-async function seesPlaying(p: Participant, remotes: number) {
-  const tiles = () =>
-    p.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((tile) => {
-        const video = tile.querySelector('video')
-        return { state: tile.dataset.state, width: video?.videoWidth ?? 0, time: video?.currentTime ?? 0 }
-      }),
-    )
-  const connected = await waitUntil(
-    async () => {
-      const now = await tiles()
-      return now.length === remotes && now.every((t) => t.state === 'connected') ? now : null
-    },
-    { timeoutMs: 30_000, what: `${p}: ${remotes} connected remote tiles`, describe: () => p.logs().slice(-10) },
-  )
-  let last = connected
-  await waitUntil(
-    async () => {
-      last = await tiles()
-      return last.length === remotes && last.every((t, i) => t.width > 0 && t.time > connected[i].time + 0.3)
-    },
-    { timeoutMs: 20_000, what: `${p}: every remote video playing`, describe: () => last },
-  )
+/** Every remote tile connected, and each tile's video really playing. */
+function seesPlaying(p: Participant, remotes: number) {
+  return playing((fn) => p.evaluate(fn), remotes, { who: String(p), logs: () => p.logs() })
 }
 
 describe('a four-person call in Chromium and Firefox', () => {
