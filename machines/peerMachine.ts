@@ -51,14 +51,17 @@ export const peerMachine = peerSetup
         initiator: input.initiator ?? true,
         webrtc: input.webrtc,
         iceServers: input.iceServers,
+        relayOnly: input.relayOnly ?? false,
         timings,
         log: input.log.child({ peerId: input.peerId, polite }),
         localTracks,
-        link: createLink({ webrtc: input.webrtc, iceServers: input.iceServers, localTracks }),
+        link: createLink({ webrtc: input.webrtc, iceServers: input.iceServers, relayOnly: input.relayOnly ?? false, localTracks }),
         signaling: createSignaling(),
         remoteSession: null,
         ignoredOffers: 0,
         totalRestarts: 0,
+        recoveries: [],
+        recovering: null,
         meshSize,
         uplinkBps,
         encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
@@ -203,7 +206,8 @@ export const peerMachine = peerSetup
               },
               connected: {
                 tags: ['connected'],
-                entry: 'resetRestarts',
+                entry: ['resetRestarts', 'endRecovery'],
+                exit: 'beginRecovery',
                 on: {
                   'pc.connectionState': [
                     { guard: 'isDisconnected', target: 'disconnected', actions: 'recordConnectionState' },

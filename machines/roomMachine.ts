@@ -32,6 +32,8 @@ export type RoomInput = {
   videoQuality?: VideoQuality
   /** The uplink budget, overriding the quality's. */
   uplinkBps?: number
+  /** Relay every pair through TURN, hiding this participant's addresses from the others (default false). */
+  relayOnly?: boolean
   /** Failed attempts to reach the server before `failed` with `unreachable` (default 3). */
   connectAttempts?: number
 }
@@ -53,6 +55,7 @@ export type RoomContext = {
   log: Logger
   timings: Partial<PeerTimings>
   uplinkBps: number
+  relayOnly: boolean
   connectAttempts: number
   selfId: string | null
   secret: string | null
@@ -187,6 +190,7 @@ export const roomMachine = setup({
               localTracks: current.localTracks,
               meshSize: Object.keys(current.peers).length + 2,
               uplinkBps: current.uplinkBps,
+              relayOnly: current.relayOnly,
               timings: current.timings,
               log: current.log,
               initiator,
@@ -316,6 +320,7 @@ export const roomMachine = setup({
       log,
       timings: input.timings ?? {},
       uplinkBps: input.uplinkBps ?? UPLINK_BPS[input.videoQuality ?? 'standard'],
+      relayOnly: input.relayOnly ?? false,
       connectAttempts: input.connectAttempts ?? 3,
       selfId: input.resume?.id ?? null,
       secret: input.resume?.secret ?? null,

@@ -1,7 +1,7 @@
 /**
  * Fills a room with headless peers that send a moving test pattern and a tone.
  *
- *   npm run bot -- --host 127.0.0.1:1999 --room demo --peers 3 --seconds 20 [--json] [--token T] [--dump FILE]
+ *   npm run bot -- --host 127.0.0.1:1999 --room demo --peers 3 --seconds 20 [--json] [--token T] [--dump FILE] [--relay]
  *
  * Prints a line per peer as its machines move, then a summary (JSON with
  * --json). Exits 0 only if every bot was connected to every other participant.
@@ -15,7 +15,7 @@ import { dumpBot, isFullyConnected, peerState, report, startBot, stopBot, type B
 
 function usage(message: string): never {
   process.stderr.write(
-    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE]\n`,
+    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE] [--relay]\n`,
   )
   process.exit(2)
 }
@@ -31,6 +31,7 @@ try {
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
       dump: { type: 'string' },
+      relay: { type: 'boolean', default: false },
     },
   }))
 } catch (error) {
@@ -69,7 +70,10 @@ function progress(bot: Bot) {
 }
 
 for (let i = 1; i <= count; i++) {
-  const bot = startBot({ host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined }, i)
+  const bot = startBot(
+    { host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined, relay: values.relay },
+    i,
+  )
   bots.push(bot)
   // Children change without the room's snapshot changing: poll the summary line.
   bot.call.subscribe(() => progress(bot))

@@ -8,7 +8,7 @@ import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
 import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
 import { watchStats } from '../inspect/watchStats'
-import type { PeerTimings } from '../peer/types'
+import type { PeerTimings, Recovery } from '../peer/types'
 import type { peerMachine } from '../peerMachine'
 import { nodeWebRTC } from './wrtc'
 
@@ -25,6 +25,8 @@ export type BotOptions = {
   media?: { audio: boolean; video: boolean }
   /** Record each bot's session for the inspector (see {@link dumpBot}). */
   record?: boolean
+  /** Relay everything through TURN (`iceTransportPolicy: 'relay'`). */
+  relay?: boolean
 }
 
 export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
@@ -36,6 +38,19 @@ export type PeerReport = {
   bytesReceived: number
   channelOpen: boolean
   iceRestarts: number
+  /** The candidate pair in use: each side's candidate type, and the transport (null before one is selected). */
+  candidatePair: CandidatePair | null
+  /** Each ICE recovery of the pair: what broke it and how long until it was connected again. */
+  recoveries: Recovery[]
+}
+
+export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
+export type CandidatePair = {
+  local: CandidateType
+  remote: CandidateType
+  protocol: 'udp' | 'tcp'
+  /** For a local relay candidate, how this side reaches the TURN server (`turn:…?transport=tcp` gives `tcp`). */
+  relayProtocol: 'udp' | 'tcp' | 'tls' | null
 }
 
 export type BotReport = {
@@ -77,6 +92,7 @@ export function startBot(options: BotOptions, index: number): Bot {
     log,
     timings: options.timings,
     media: options.media,
+    relayOnly: options.relay,
   })
   const stopStats = recorder ? watchStats(call, recorder) : () => undefined
   return { index, name, call, joinedAt: Date.now(), recorder, stopStats }
@@ -115,7 +131,9 @@ export async function report(bot: Bot): Promise<BotReport> {
     let framesReceived = 0
     let bytesReceived = 0
     const stats = await peer.context.link.pc.getStats().catch(() => null)
+    const byId = new Map<string, Record<string, unknown>>()
     stats?.forEach((entry: Record<string, unknown>) => {
+      if (typeof entry.id === 'string') byId.set(entry.id, entry)
       if (entry.type !== 'inbound-rtp') return
       bytesReceived += Number(entry.bytesReceived ?? 0)
       if (entry.kind === 'video') framesReceived += Number(entry.framesDecoded ?? entry.framesReceived ?? 0)
@@ -127,6 +145,8 @@ export async function report(bot: Bot): Promise<BotReport> {
       bytesReceived,
       channelOpen: peer.matches({ active: { channel: 'open' } }),
       iceRestarts: peer.context.totalRestarts,
+      candidatePair: selectedPair(byId),
+      recoveries: peer.context.recoveries,
     })
   }
   return {
@@ -137,6 +157,33 @@ export async function report(bot: Bot): Promise<BotReport> {
     peers,
     iceRestarts: peers.reduce((sum, p) => sum + p.iceRestarts, 0),
   }
+}
+
+/**
+ * The candidate pair the connection uses, from its statistics: the
+ * transport's `selectedCandidatePairId`, or else the nominated pair that
+ * succeeded (libwebrtc's Node binding reports the pair, not always the id).
+ */
+export function selectedPair(stats: ReadonlyMap<string, Record<string, unknown>>): CandidatePair | null {
+  const entries = [...stats.values()]
+  const transport = entries.find((e) => e.type === 'transport' && typeof e.selectedCandidatePairId === 'string')
+  const pair =
+    (transport ? stats.get(String(transport.selectedCandidatePairId)) : undefined) ??
+    entries.find((e) => e.type === 'candidate-pair' && e.state === 'succeeded' && (e.nominated === true || e.selected === true))
+  const local = pair ? stats.get(String(pair.localCandidateId)) : undefined
+  const remote = pair ? stats.get(String(pair.remoteCandidateId)) : undefined
+  if (!local || !remote || !isCandidateType(local.candidateType) || !isCandidateType(remote.candidateType)) return null
+  const protocol = local.protocol === 'tcp' ? 'tcp' : 'udp'
+  const relayProtocol = local.candidateType === 'relay' && isRelayProtocol(local.relayProtocol) ? local.relayProtocol : null
+  return { local: local.candidateType, remote: remote.candidateType, protocol, relayProtocol }
+}
+
+function isCandidateType(value: unknown): value is CandidateType {
+  return value === 'host' || value === 'srflx' || value === 'prflx' || value === 'relay'
+}
+
+function isRelayProtocol(value: unknown): value is 'udp' | 'tcp' | 'tls' {
+  return value === 'udp' || value === 'tcp' || value === 'tls'
 }
 
 /** Leaves the room and waits until the call has stopped. */

@@ -22,10 +22,14 @@ export function isPolite(selfId: string, peerId: string): boolean {
 }
 
 /** A new RTCPeerConnection for the pair, sending the local tracks. */
-export function createLink(input: { webrtc: WebRTCImpl; iceServers: RTCIceServer[]; localTracks: LocalTracks }): Link {
+export function createLink(input: { webrtc: WebRTCImpl; iceServers: RTCIceServer[]; relayOnly: boolean; localTracks: LocalTracks }): Link {
   // max-bundle: one transport for audio, video and data, so candidates are
   // gathered once rather than per media section: a third of the signaling.
-  const pc = new input.webrtc.RTCPeerConnection({ iceServers: input.iceServers, bundlePolicy: 'max-bundle' })
+  const pc = new input.webrtc.RTCPeerConnection({
+    iceServers: input.iceServers,
+    bundlePolicy: 'max-bundle',
+    iceTransportPolicy: input.relayOnly ? 'relay' : 'all',
+  })
   // One negotiated channel per pair: both sides create it with the same id,
   // so neither waits for the other's datachannel event.
   const channel = pc.createDataChannel(CHANNEL_LABEL, { negotiated: true, id: CHANNEL_ID })

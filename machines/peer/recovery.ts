@@ -8,7 +8,7 @@
  */
 import { assertEvent } from 'xstate'
 import { iceUfrags } from '../peerMedia'
-import { peerSetup, type PeerContext, type PeerEvent } from './types'
+import { peerSetup, type PeerContext, type PeerEvent, type RecoveryCause } from './types'
 
 type Args = { context: PeerContext; event: PeerEvent }
 
@@ -40,7 +40,27 @@ export const recoveryGuards = {
   },
 }
 
+const MAX_RECOVERIES = 20
+
 export const recoveryActions = {
+  /** Leaving `connected`: a recovery begins, unless the connection itself is being replaced. */
+  beginRecovery: peerSetup.assign(({ event }) => {
+    const cause: RecoveryCause | null =
+      event.type === 'ui.restartIce'
+        ? 'restart'
+        : event.type === 'pc.connectionState' && (event.state === 'disconnected' || event.state === 'failed')
+          ? event.state
+          : null
+    return { recovering: cause ? { cause, since: Date.now() } : null }
+  }),
+  /** Back in `connected`: the recovery under way, if any, is done. */
+  endRecovery: peerSetup.assign(({ context }) => {
+    const { recovering } = context
+    if (!recovering) return {}
+    const recovery = { cause: recovering.cause, ms: Date.now() - recovering.since }
+    context.log.info('recovered', recovery)
+    return { recovering: null, recoveries: [...context.recoveries, recovery].slice(-MAX_RECOVERIES) }
+  }),
   restartIce: peerSetup.assign(({ context }) => {
     const { pc, restarts } = context.link
     context.log.info('restarting ICE', { attempt: restarts + 1, connectionState: pc.connectionState })

@@ -51,6 +51,8 @@ export type PeerInput = {
   peerId: string
   webrtc: WebRTCImpl
   iceServers: RTCIceServer[]
+  /** Relay everything through TURN (`iceTransportPolicy: 'relay'`): the remote never learns this side's addresses. */
+  relayOnly?: boolean
   localTracks?: LocalTracks
   /** Participants in the call, this one included. */
   meshSize?: number
@@ -100,6 +102,11 @@ export type PeerOutputEvent =
 export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 export type PeerError = { at: number; where: string; name: string; message: string }
+
+/** Why the pair left `connected`: its connection state, or someone asked for an ICE restart. */
+export type RecoveryCause = 'disconnected' | 'failed' | 'restart'
+/** One recovery of the pair: what broke it, and how long until it was connected again. */
+export type Recovery = { cause: RecoveryCause; ms: number }
 export type PeerFailure = { reason: 'ice-failed'; message: string }
 
 /**
@@ -167,6 +174,7 @@ export type PeerContext = {
   polite: boolean
   webrtc: WebRTCImpl
   iceServers: RTCIceServer[]
+  relayOnly: boolean
   timings: PeerTimings
   log: Logger
   link: Link
@@ -179,6 +187,10 @@ export type PeerContext = {
   localTracks: LocalTracks
   /** ICE restarts over the actor's life, for the bot's summary. */
   totalRestarts: number
+  /** Every recovery so far, oldest first (the last 20). */
+  recoveries: Recovery[]
+  /** The recovery under way: since when, and why. */
+  recovering: { cause: RecoveryCause; since: number } | null
   meshSize: number
   uplinkBps: number
   /** The parameters the camera sender should use for this mesh size, and whether they took. */

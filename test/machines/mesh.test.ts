@@ -209,6 +209,11 @@ describe('a room of bots with real WebRTC', () => {
       { what: 'connected again with a new ICE ufrag', describe: describeBots },
     )
     await mediaFlows(before)
+    // The restart is one recovery, with its cause, in the bot's summary.
+    await waitUntil(() => ref.getSnapshot().context.recoveries.length === 1, { what: 'the recovery recorded' })
+    expect(ref.getSnapshot().context.recoveries[0]).toMatchObject({ cause: 'restart', ms: expect.any(Number) })
+    const [peerReport] = (await report(a)).peers
+    expect(peerReport.recoveries).toEqual(ref.getSnapshot().context.recoveries)
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
 

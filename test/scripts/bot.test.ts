@@ -28,7 +28,13 @@ type Summary = {
     name: string
     id: string | null
     connectedWith: string[]
-    peers: { id: string; framesReceived: number; bytesReceived: number }[]
+    peers: {
+      id: string
+      framesReceived: number
+      bytesReceived: number
+      candidatePair: { local: string; remote: string; protocol: string; relayProtocol: string | null } | null
+      recoveries: { cause: string; ms: number }[]
+    }[]
   }[]
 }
 
@@ -44,6 +50,14 @@ describe('npm run bot', () => {
     for (const bot of summary.bots) {
       expect(bot.peers[0].framesReceived).toBeGreaterThan(5)
       expect(bot.peers[0].bytesReceived).toBeGreaterThan(1_000)
+      // Two bots on one loopback: host candidates on both sides, over UDP.
+      expect(bot.peers[0].candidatePair).toEqual({
+        local: 'host',
+        remote: expect.stringMatching(/^(host|prflx)$/),
+        protocol: 'udp',
+        relayProtocol: null,
+      })
+      expect(bot.peers[0].recoveries).toEqual([])
     }
   }, 60_000)
 
