@@ -194,11 +194,11 @@ export const peerMachine = peerSetup
             states: {
               connecting: {
                 tags: ['connecting'],
-                after: { connectTimeout: 'restarting' },
+                after: { connectTimeout: { target: 'restarting', actions: 'diagnoseFirstAttempt' } },
                 on: {
                   'pc.connectionState': [
                     { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
-                    { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
+                    { guard: 'isFailed', target: 'restarting', actions: ['recordConnectionState', 'diagnoseFirstAttempt'] },
                     { actions: 'recordConnectionState' },
                   ],
                   'ui.restartIce': 'restarting',

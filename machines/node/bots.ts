@@ -8,7 +8,7 @@ import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
 import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
 import { watchStats } from '../inspect/watchStats'
-import type { PeerTimings, Recovery } from '../peer/types'
+import type { PeerFailure, PeerTimings, Recovery } from '../peer/types'
 import type { peerMachine } from '../peerMachine'
 import { nodeWebRTC } from './wrtc'
 
@@ -42,6 +42,8 @@ export type PeerReport = {
   candidatePair: CandidatePair | null
   /** Each ICE recovery of the pair: what broke it and how long until it was connected again. */
   recoveries: Recovery[]
+  /** Why the pair cannot connect, once it is known (`no-relay`: direct blocked and no TURN server). */
+  problem: PeerFailure | null
 }
 
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
@@ -147,6 +149,7 @@ export async function report(bot: Bot): Promise<BotReport> {
       iceRestarts: peer.context.totalRestarts,
       candidatePair: selectedPair(byId),
       recoveries: peer.context.recoveries,
+      problem: peer.context.link.failure,
     })
   }
   return {

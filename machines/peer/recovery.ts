@@ -8,7 +8,7 @@
  */
 import { assertEvent } from 'xstate'
 import { iceUfrags } from '../peerMedia'
-import { peerSetup, type PeerContext, type PeerEvent, type RecoveryCause } from './types'
+import { peerSetup, type PeerContext, type PeerEvent, type PeerFailure, type RecoveryCause } from './types'
 
 type Args = { context: PeerContext; event: PeerEvent }
 
@@ -42,6 +42,18 @@ export const recoveryGuards = {
 
 const MAX_RECOVERIES = 20
 
+const NO_RELAY: PeerFailure = {
+  reason: 'no-relay',
+  message:
+    'No direct connection could be made: the networks in between block direct connections, and this call has no relay (TURN) server. ' +
+    'The operator should configure one: turn: URLs in MESHCALL_ICE_URLS, with MESHCALL_TURN_SECRET.',
+}
+
+/** Whether any of the ICE servers is a TURN server. */
+function hasRelay(iceServers: RTCIceServer[]): boolean {
+  return iceServers.some((server) => [server.urls].flat().some((url) => /^turns?:/.test(url)))
+}
+
 export const recoveryActions = {
   /** Leaving `connected`: a recovery begins, unless the connection itself is being replaced. */
   beginRecovery: peerSetup.assign(({ event }) => {
@@ -73,9 +85,21 @@ export const recoveryActions = {
     }
   }),
   resetRestarts: peerSetup.assign(({ context }) => ({ link: { ...context.link, restarts: 0, failure: null } })),
+  /**
+   * The first attempt to connect failed although the two sides negotiated
+   * (so ICE checks ran, and found no path). With no TURN server in the call,
+   * nothing can cross networks that block direct connections: say so now,
+   * in words an operator can act on, rather than after every restart.
+   */
+  diagnoseFirstAttempt: peerSetup.assign(({ context }) => {
+    if (hasRelay(context.iceServers) || context.link.pc.remoteDescription === null) return {}
+    context.log.warn('no direct connection, and no TURN server to relay through', { relayOnly: context.relayOnly })
+    return { link: { ...context.link, failure: NO_RELAY } }
+  }),
   recordFailure: peerSetup.assign(({ context }) => {
+    context.log.warn('peer failed', { reason: context.link.failure?.reason ?? 'ice-failed', restarts: context.link.restarts })
+    if (context.link.failure?.reason === 'no-relay') return {}
     const message = `no connection after ${context.link.restarts} ICE restarts`
-    context.log.warn('peer failed', { reason: 'ice-failed', restarts: context.link.restarts })
     return { link: { ...context.link, failure: { reason: 'ice-failed' as const, message } } }
   }),
   recordConnectionState: peerSetup.assign(({ context, event }) => {

@@ -107,7 +107,13 @@ export type PeerError = { at: number; where: string; name: string; message: stri
 export type RecoveryCause = 'disconnected' | 'failed' | 'restart'
 /** One recovery of the pair: what broke it, and how long until it was connected again. */
 export type Recovery = { cause: RecoveryCause; ms: number }
-export type PeerFailure = { reason: 'ice-failed'; message: string }
+/**
+ * Why a pair cannot connect. `no-relay`: the first attempt failed and the
+ * call has no TURN server, so networks that block direct connections
+ * (symmetric NATs, firewalls) cannot be crossed; the retries go on, but
+ * the tile says so at once. `ice-failed`: every restart failed.
+ */
+export type PeerFailure = { reason: 'ice-failed' | 'no-relay'; message: string }
 
 /**
  * One RTCPeerConnection and everything tied to it. Made by `createLink`

@@ -18,7 +18,8 @@ afterEach(() => {
 
 const FAST: Partial<PeerTimings> = { disconnectedMs: 200, restartBackoffMs: 150, maxRestarts: 3, connectTimeoutMs: 2_000 }
 
-async function connected(timings = FAST) {
+/** A pair on a simulated network, signaling delivered as it is sent; not yet connected. */
+async function negotiating(timings = FAST, iceServers: RTCIceServer[] = []) {
   const network = createSimulatedNetwork()
   const a = network.webrtc('a')
   const b = network.webrtc('b')
@@ -26,8 +27,13 @@ async function connected(timings = FAST) {
     const stream = await webrtc.getUserMedia({ audio: true, video: true })
     return { stream, audio: stream.getAudioTracks()[0], video: stream.getVideoTracks()[0], screenStream: null, screen: null }
   }
-  const pair = createPeerPair({ webrtc: { a, b }, tracks: { a: await tracks(a), b: await tracks(b) }, timings })
+  const pair = createPeerPair({ webrtc: { a, b }, tracks: { a: await tracks(a), b: await tracks(b) }, timings, iceServers })
   pairs.push(pair)
+  return { pair, network }
+}
+
+async function connected(timings = FAST) {
+  const { pair, network } = await negotiating(timings)
   pair.setAuto('a', true)
   pair.setAuto('b', true)
   await waitUntil(() => pair.refs.a.getSnapshot().hasTag('connected') && pair.refs.b.getSnapshot().hasTag('connected'), {
@@ -88,4 +94,29 @@ describe('ICE restarts on a network that breaks', () => {
     pair.refs.a.send({ type: 'ui.retry' })
     await until(network, () => a().hasTag('connected'), 'connected after retry')
   })
+})
+
+describe('a pair that cannot connect directly', () => {
+  for (const [name, iceServers, expected] of [
+    ['with no TURN server, both sides say why at the first failed attempt, and stop saying it once connected', [], 'no-relay'],
+    ['with a TURN server, the first failed attempt is only a retry', [{ urls: 'turn:turn.invalid:3478' }], null],
+  ] as const) {
+    it(name, async () => {
+      const { pair, network } = await negotiating(FAST, [...iceServers])
+      // Direct paths are blocked from the start; signaling still flows.
+      network.partition('a', 'b')
+      pair.setAuto('a', true)
+      pair.setAuto('b', true)
+      const side = (s: 'a' | 'b') => pair.refs[s].getSnapshot()
+      await until(network, () => side('a').context.totalRestarts > 0 && side('b').context.totalRestarts > 0, 'a restart on both sides')
+      for (const s of ['a', 'b'] as const) {
+        expect(side(s).hasTag('reconnecting')).toBe(true)
+        expect(side(s).context.link.failure?.reason ?? null).toBe(expected)
+      }
+      network.heal('a', 'b')
+      await until(network, () => side('a').hasTag('connected') && side('b').hasTag('connected'), 'connected once healed')
+      expect(side('a').context.link.failure).toBeNull()
+      expect(side('b').context.link.failure).toBeNull()
+    })
+  }
 })

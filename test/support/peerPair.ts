@@ -19,6 +19,8 @@ export type PairOptions = {
   initiators?: { a?: boolean; b?: boolean }
   /** XState's inspection API, passed to the root actor. */
   inspect?: (event: InspectionEvent) => void
+  /** The ICE servers both sides get (default none). */
+  iceServers?: RTCIceServer[]
 }
 
 /**
@@ -43,7 +45,7 @@ export function createPeerPair(options: PairOptions) {
     selfId: ids[side],
     peerId: ids[side === 'a' ? 'b' : 'a'],
     webrtc: options.webrtc[side],
-    iceServers: [],
+    iceServers: options.iceServers ?? [],
     localTracks: options.tracks?.[side],
     timings: options.timings,
     initiator: options.initiators?.[side],

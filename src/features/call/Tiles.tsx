@@ -42,7 +42,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
   const tag = useSelector(peer, peerTag)
   const stream = useSelector(peer, (s) => s.context.link.remoteStream)
   const tracks = useSelector(peer, (s) => s.context.link.remoteTracks, sameTracks)
-  const reason = useSelector(peer, (s) => s.context.link.failure?.message ?? null)
+  const problem = useSelector(peer, (s) => s.context.link.failure)
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
   const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
   const name = presence?.name ?? 'Someone'
@@ -62,9 +62,14 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
         </div>
       )}
       <MediaAudio stream={stream} version={tracks.audio} />
-      <span className={`badge ${tag}`} title={reason ?? undefined}>
+      <span className={`badge ${tag}`} title={problem?.message}>
         {tag}
       </span>
+      {problem && (
+        <p className="tile-problem" data-testid="tile-problem" data-reason={problem.reason} role="status">
+          {problem.message}
+        </p>
+      )}
       <Quality bitsPerSecond={uplink} />
       <footer>
         <span className="name">{name}</span>
