@@ -17,6 +17,8 @@ export type CandidatePairSummary = {
   protocol: string
   localAddress?: string
   remoteAddress?: string
+  /** For a local relay candidate, how this side reaches the TURN server: `udp`, `tcp` or `tls`. */
+  relayProtocol?: string
 }
 
 /** One point of the inspector's charts. Every rate is over the interval since the previous snapshot. */
@@ -79,6 +81,7 @@ const KEPT_KEYS = [
   'remoteCandidateId',
   'candidateType',
   'protocol',
+  'relayProtocol',
   'address',
   'ip',
   'port',
@@ -269,7 +272,8 @@ function selectedPair(snapshot: StatsSnapshot): Stat | undefined {
   return nominated[0] ?? pairs.find((pair) => pair.selected === true)
 }
 
-function pairSummary(snapshot: StatsSnapshot): CandidatePairSummary | null {
+/** The candidate pair ICE is using, by type and transport, or null before one is selected. */
+export function pairSummary(snapshot: StatsSnapshot): CandidatePairSummary | null {
   const pair = selectedPair(snapshot)
   if (!pair) return null
   const local = statById(snapshot, pair.localCandidateId)
@@ -283,6 +287,8 @@ function pairSummary(snapshot: StatsSnapshot): CandidatePairSummary | null {
   const remoteAddress = addressOf(remote)
   if (localAddress !== null) summary.localAddress = localAddress
   if (remoteAddress !== null) summary.remoteAddress = remoteAddress
+  const relayProtocol = localType === 'relay' ? stringIn(local, 'relayProtocol') : null
+  if (relayProtocol !== null) summary.relayProtocol = relayProtocol
   return summary
 }
 

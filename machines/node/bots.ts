@@ -7,6 +7,7 @@ import { createLogger, type LogLevel, type LogSink } from '../../lib/log'
 import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
 import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
+import { pairSummary, toSnapshot, type StatsSnapshot } from '../inspect/stats'
 import { watchStats } from '../inspect/watchStats'
 import type { PeerFailure, PeerTimings, Recovery } from '../peer/types'
 import type { peerMachine } from '../peerMachine'
@@ -133,9 +134,7 @@ export async function report(bot: Bot): Promise<BotReport> {
     let framesReceived = 0
     let bytesReceived = 0
     const stats = await peer.context.link.pc.getStats().catch(() => null)
-    const byId = new Map<string, Record<string, unknown>>()
     stats?.forEach((entry: Record<string, unknown>) => {
-      if (typeof entry.id === 'string') byId.set(entry.id, entry)
       if (entry.type !== 'inbound-rtp') return
       bytesReceived += Number(entry.bytesReceived ?? 0)
       if (entry.kind === 'video') framesReceived += Number(entry.framesDecoded ?? entry.framesReceived ?? 0)
@@ -147,7 +146,7 @@ export async function report(bot: Bot): Promise<BotReport> {
       bytesReceived,
       channelOpen: peer.matches({ active: { channel: 'open' } }),
       iceRestarts: peer.context.totalRestarts,
-      candidatePair: selectedPair(byId),
+      candidatePair: stats ? candidatePairOf(toSnapshot(stats, Date.now())) : null,
       recoveries: peer.context.recoveries,
       problem: peer.context.link.failure,
     })
@@ -162,23 +161,16 @@ export async function report(bot: Bot): Promise<BotReport> {
   }
 }
 
-/**
- * The candidate pair the connection uses, from its statistics: the
- * transport's `selectedCandidatePairId`, or else the nominated pair that
- * succeeded (libwebrtc's Node binding reports the pair, not always the id).
- */
-export function selectedPair(stats: ReadonlyMap<string, Record<string, unknown>>): CandidatePair | null {
-  const entries = [...stats.values()]
-  const transport = entries.find((e) => e.type === 'transport' && typeof e.selectedCandidatePairId === 'string')
-  const pair =
-    (transport ? stats.get(String(transport.selectedCandidatePairId)) : undefined) ??
-    entries.find((e) => e.type === 'candidate-pair' && e.state === 'succeeded' && (e.nominated === true || e.selected === true))
-  const local = pair ? stats.get(String(pair.localCandidateId)) : undefined
-  const remote = pair ? stats.get(String(pair.remoteCandidateId)) : undefined
-  if (!local || !remote || !isCandidateType(local.candidateType) || !isCandidateType(remote.candidateType)) return null
-  const protocol = local.protocol === 'tcp' ? 'tcp' : 'udp'
-  const relayProtocol = local.candidateType === 'relay' && isRelayProtocol(local.relayProtocol) ? local.relayProtocol : null
-  return { local: local.candidateType, remote: remote.candidateType, protocol, relayProtocol }
+/** The pair's candidate types and transports, from its statistics (see {@link pairSummary}). */
+function candidatePairOf(snapshot: StatsSnapshot): CandidatePair | null {
+  const pair = pairSummary(snapshot)
+  if (!pair || !isCandidateType(pair.localType) || !isCandidateType(pair.remoteType)) return null
+  return {
+    local: pair.localType,
+    remote: pair.remoteType,
+    protocol: pair.protocol === 'tcp' ? 'tcp' : 'udp',
+    relayProtocol: isRelayProtocol(pair.relayProtocol) ? pair.relayProtocol : null,
+  }
 }
 
 function isCandidateType(value: unknown): value is CandidateType {
