@@ -84,6 +84,8 @@ export type RoomEvent =
   | { type: 'ui.join' }
   /** The display name, set in the lobby before joining. */
   | { type: 'ui.setName'; name: string }
+  /** Hide this participant's addresses: relay every pair through TURN (set in the lobby, before the pairs exist). */
+  | { type: 'ui.setRelayOnly'; relayOnly: boolean }
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
@@ -280,6 +282,10 @@ export const roomMachine = setup({
     failUnreachable: assign(({ context }) => ({
       failure: { reason: 'unreachable' as const, message: `The room server at ${context.host} cannot be reached.` },
     })),
+    setRelayOnly: assign(({ event }) => {
+      assertEvent(event, 'ui.setRelayOnly')
+      return { relayOnly: event.relayOnly }
+    }),
     setName: assign(({ context, event }) => {
       assertEvent(event, 'ui.setName')
       const name = displayName(event.name)
@@ -350,6 +356,7 @@ export const roomMachine = setup({
       on: {
         'ui.join': [{ guard: 'mediaSettled', target: 'online' }, { target: 'joining' }],
         'ui.setName': { actions: 'setName' },
+        'ui.setRelayOnly': { actions: 'setRelayOnly' },
       },
     },
     joining: {

@@ -58,6 +58,17 @@ describe('a four-person call in Chromium and Firefox', () => {
       expect(size.width, `${p}'s camera`).toBeGreaterThan(0)
       expect(size.width, `${p}'s camera`).toBeLessThanOrEqual(320)
     }
+    // On one loopback every pair is direct, and each tile says so.
+    for (const p of people) {
+      await p.waitFor(
+        () => {
+          const routes = [...document.querySelectorAll<HTMLElement>('[data-testid="tile-route"]')].map((r) => r.dataset.route)
+          return routes.length === 3 && routes.every((r) => r === 'direct')
+        },
+        20_000,
+        'three direct routes',
+      )
+    }
     if (process.env.UPDATE_SCREENSHOTS) {
       mkdirSync('docs', { recursive: true })
       await people[0].screenshot('docs/call.png')
@@ -160,6 +171,31 @@ async function peerIdOf(viewer: Participant, name: string): Promise<string> {
   if (!id) throw new Error(`${viewer} has no tile for ${name}`)
   return id
 }
+
+describe("hiding one's IP address in a call with no TURN server", () => {
+  it('is remembered from the lobby, and both tiles say in plain words why the pair cannot connect', async () => {
+    const room = `relay-${Date.now()}`
+    const ada = await openParticipant('chromium', app.roomUrl(room, { quality: 'low' }), { name: 'Ada' })
+    await ada.click('relay-only')
+    await ada.reload()
+    expect(await ada.evaluate(() => document.querySelector<HTMLInputElement>('[data-testid="relay-only"]')?.checked)).toBe(true)
+    await ada.fill('display-name', 'Ada')
+    await ada.click('join')
+    const bob = await join('chromium', app, room, 'Bob')
+    // Ada may only use relay candidates, and there is no relay: nothing connects.
+    for (const p of [ada, bob]) {
+      await p.waitFor(
+        () => document.querySelector<HTMLElement>('[data-testid="tile-problem"]')?.dataset.reason === 'no-relay',
+        45_000,
+        'the no-relay explanation on the tile',
+      )
+      const text = await p.evaluate(() => document.querySelector('[data-testid="tile-problem"]')?.textContent ?? '')
+      expect(text).toMatch(/no relay \(TURN\) server/)
+    }
+    await ada.close()
+    await bob.close()
+  }, 90_000)
+})
 
 describe('a full room', () => {
   it('shows room-full to a third participant when maxPeers is 2', async () => {

@@ -8,6 +8,7 @@ import { loadResume, saveResume } from '../../features/call/resume'
 import { loadVideoQuality } from '../../features/call/videoQuality'
 import { Lobby } from '../../features/lobby/Lobby'
 import { loadName } from '../../features/lobby/displayName'
+import { loadRelayOnly } from '../../features/lobby/relayOnly'
 import { CallContext } from '../../shared/callContext'
 import { watchStats } from '../../../machines/inspect/watchStats'
 import { createInspection, RecorderContext, useRecorder } from '../../shared/inspection'
@@ -24,6 +25,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
       token: new URLSearchParams(location.search).get('token') ?? undefined,
       resume: loadResume(room),
       videoQuality: loadVideoQuality(location.search),
+      relayOnly: loadRelayOnly(),
       webrtc: browserWebRTC(),
       log: createLogger({ level: logLevel() }),
     }),

@@ -4,6 +4,7 @@ import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
 import { useSpeaking } from '../../shared/useAudioLevel'
 import { CallContext, peerTag } from '../../shared/callContext'
+import { useRoute } from './useRoute'
 import { initials } from '../../shared/initials'
 
 type PeerRef = ActorRefFrom<typeof peerMachine>
@@ -45,6 +46,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
   const problem = useSelector(peer, (s) => s.context.link.failure)
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
   const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
+  const route = useRoute(peerId)
   const name = presence?.name ?? 'Someone'
   const showVideo = tracks.video && presence?.camera !== false
   return (
@@ -71,6 +73,11 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
         </p>
       )}
       <Quality bitsPerSecond={uplink} />
+      {route && (
+        <span className={`route ${route.kind}`} data-testid="tile-route" data-route={route.kind} title={route.detail}>
+          {route.kind}
+        </span>
+      )}
       <footer>
         <span className="name">{name}</span>
         {presence?.mic === false && (

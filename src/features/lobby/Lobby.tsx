@@ -5,7 +5,9 @@ import { MediaVideo } from '../../shared/MediaView'
 import { useAudioLevel } from '../../shared/useAudioLevel'
 import { CallContext } from '../../shared/callContext'
 import { initials } from '../../shared/initials'
+import { displayName } from '../../../protocol/messages'
 import { loadName, saveName } from './displayName'
+import { saveRelayOnly } from './relayOnly'
 
 /** Its own component: it renders at every sample, and the rest of the lobby need not. */
 function MicMeter({ stream, version }: { stream: MediaStreamLike | null; version: string | null }) {
@@ -30,10 +32,16 @@ export function Lobby() {
   const problem = useSelector(media, (s) => s.context.problem)
   const acquiring = useSelector(media, (s) => s.matches({ devices: 'acquiring' }) || s.matches({ devices: 'switching' }))
   const [name, setName] = useState(loadName)
+  // The room machine holds the setting (read from storage at start-up); the lobby only changes it.
+  const relayOnly = CallContext.useSelector((s) => s.context.relayOnly)
+  const toggleRelay = (on: boolean) => {
+    saveRelayOnly(on)
+    call.send({ type: 'ui.setRelayOnly', relayOnly: on })
+  }
 
   const join = (event: FormEvent) => {
     event.preventDefault()
-    const chosen = name.trim() || 'Guest'
+    const chosen = displayName(name)
     saveName(chosen)
     call.send({ type: 'ui.setName', name: chosen })
     call.send({ type: 'ui.join' })
@@ -112,6 +120,13 @@ export function Lobby() {
               </select>
             </>
           )}
+          <label className="check">
+            <input type="checkbox" data-testid="relay-only" checked={relayOnly} onChange={(event) => toggleRelay(event.target.checked)} />
+            <span>
+              Hide my IP address: relay everything through the call's TURN server
+              <small>Slower, and it needs a TURN server: without one, nobody can reach you.</small>
+            </span>
+          </label>
           <button type="submit" className="primary big" data-testid="join">
             Join call
           </button>
