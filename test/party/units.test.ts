@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../party/config'
 import { fullBucket, take } from '../../lib/tokenBucket'
@@ -72,5 +73,18 @@ describe('TURN credentials', () => {
     expect(await iceServersFor('p', { iceUrls: ['turn:t:3478'], turnSecret: undefined, turnTtlSeconds: 60 })).toEqual([
       { urls: ['turn:t:3478'] },
     ])
+  })
+})
+
+describe('ICE defaults', () => {
+  const read = (file: string) =>
+    JSON.parse(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')) as { vars?: Record<string, string> }
+
+  it('a deployment hands out a public STUN server, so people on different home networks can connect', () => {
+    expect(parseConfig(read('partykit.deploy.json').vars ?? {}).iceUrls).toEqual(['stun:stun.cloudflare.com:3478'])
+  })
+
+  it('local partykit dev (npm start) has none: it could not reach one', () => {
+    expect(parseConfig(read('partykit.json').vars ?? {}).iceUrls).toEqual([])
   })
 })

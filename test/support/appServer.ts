@@ -182,7 +182,9 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
     '--disable-request-cf-fetch',
     '--no-hotkeys',
   ]
-  for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
+  // The deployment's public STUN server is out of reach here (and must not be
+  // contacted from tests): loopback host candidates are all a test needs.
+  for (const [key, value] of Object.entries({ MESHCALL_ICE_URLS: '', ...vars })) args.push('--var', `${key}=${value}`)
 
   const child = spawn(PARTYKIT, args, {
     cwd: ROOT,
