@@ -2,13 +2,15 @@ import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config
 
 /**
  * The suite, in layers. Each layer is a Vitest project, and `sequence.groupOrder`
- * runs them in three steps, one after another, so the heavy layers never
+ * runs them in four steps, one after another, so the heavy layers never
  * share the machine's two cores with a browser:
  *
  * 1. unit, server, libwebrtc and model, in parallel (each file starts its own
  *    room server on a free port);
  * 2. mesh: dozens of real libwebrtc connections, alone;
- * 3. browser: real Chromium and Firefox, one file at a time, alone.
+ * 3. netlab: bots in Linux network namespaces behind NATs, with coturn, one
+ *    file at a time, alone (each lab owns every `mc…-` namespace);
+ * 4. browser: real Chromium and Firefox, one file at a time, alone.
  *
  * Run one layer with `npx vitest run --project NAME`.
  */
@@ -39,6 +41,7 @@ export const LAYERS = {
   ],
   model: ['test/model/**/*.test.ts'],
   mesh: ['test/machines/mesh.test.ts'],
+  netlab: ['test/netlab/**/*.test.ts'],
   browser: ['test/app/**/*.test.ts', 'test/support/browsers.test.ts'],
 }
 
@@ -56,9 +59,12 @@ export default defineConfig({
       layer('libwebrtc', LAYERS.libwebrtc, 1),
       layer('model', LAYERS.model, 1),
       layer('mesh', LAYERS.mesh, 2),
+      // A new lab removes every lab namespace it finds (a crashed run's), so
+      // lab files never run side by side.
+      layer('netlab', LAYERS.netlab, 3, { fileParallelism: false }),
       // Four browser participants decoding video in software keep their pages
       // 40–48 % busy each on two cores: one file at a time, nothing beside it.
-      layer('browser', LAYERS.browser, 3, { fileParallelism: false }),
+      layer('browser', LAYERS.browser, 4, { fileParallelism: false }),
     ],
   },
 })
