@@ -8,7 +8,7 @@ import { mediaMachine, type MediaOutputEvent } from './mediaMachine'
 import { signalEvent } from './peer/session'
 import type { PeerOutputEvent, PeerTimings } from './peer/types'
 import { peerMachine } from './peerMachine'
-import { probeRoom, roomSocket, type SocketEvent } from './roomSocket'
+import { DEFAULT_HEARTBEAT, probeRoom, roomSocket, type Heartbeat, type SocketEvent } from './roomSocket'
 import { CAPTURE_CONSTRAINTS, UPLINK_BPS, type VideoQuality } from './videoQuality'
 import type { WebRTCImpl } from './webrtc'
 
@@ -34,6 +34,8 @@ export type RoomInput = {
   uplinkBps?: number
   /** Relay every pair through TURN, hiding this participant's addresses from the others (default false). */
   relayOnly?: boolean
+  /** The signaling socket's heartbeat (default {@link DEFAULT_HEARTBEAT}). */
+  heartbeat?: Heartbeat
   /** Failed attempts to reach the server before `failed` with `unreachable` (default 3). */
   connectAttempts?: number
 }
@@ -56,6 +58,7 @@ export type RoomContext = {
   timings: Partial<PeerTimings>
   uplinkBps: number
   relayOnly: boolean
+  heartbeat: Heartbeat
   connectAttempts: number
   selfId: string | null
   secret: string | null
@@ -327,6 +330,7 @@ export const roomMachine = setup({
       timings: input.timings ?? {},
       uplinkBps: input.uplinkBps ?? UPLINK_BPS[input.videoQuality ?? 'standard'],
       relayOnly: input.relayOnly ?? false,
+      heartbeat: input.heartbeat ?? DEFAULT_HEARTBEAT,
       connectAttempts: input.connectAttempts ?? 3,
       selfId: input.resume?.id ?? null,
       secret: input.resume?.secret ?? null,
@@ -379,6 +383,7 @@ export const roomMachine = setup({
           secure: context.secure,
           resume: context.selfId && context.secret ? `${context.selfId}.${context.secret}` : null,
           WebSocket: context.webrtc.WebSocket,
+          heartbeat: context.heartbeat,
         }),
       },
       initial: 'connecting',

@@ -5,7 +5,7 @@
 import PartySocket from 'partysocket'
 import { fromCallback, fromPromise } from 'xstate'
 import { fullBucket, take } from '../lib/tokenBucket'
-import { encode, parseServerMessage, PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages'
+import { CloseCode, encode, parseServerMessage, PROTOCOL_VERSION, type ClientMessage, type ServerMessage } from '../protocol/messages'
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>
 
@@ -35,7 +35,19 @@ export type SocketInput = {
   /** `<id>.<secret>` from an earlier welcome, to keep the same identity. */
   resume: string | null
   WebSocket?: unknown
+  heartbeat: Heartbeat
 }
+
+/**
+ * How often the socket pings the server, and how long it may go without
+ * hearing anything before it is taken for dead. partysocket has no
+ * heartbeat, and a path that drops packets without a FIN or RST (a NAT
+ * that forgot the connection, a Wi-Fi that went away) leaves a TCP socket
+ * open for minutes.
+ */
+export type Heartbeat = { intervalMs: number; timeoutMs: number }
+
+export const DEFAULT_HEARTBEAT: Heartbeat = { intervalMs: 4_000, timeoutMs: 12_000 }
 
 const EVENT_TYPES = {
   welcome: 'room.welcome',
@@ -46,7 +58,7 @@ const EVENT_TYPES = {
   error: 'room.error',
 } as const
 
-function toEvent(message: ServerMessage): RoomServerEvent {
+function toEvent(message: Exclude<ServerMessage, { type: 'pong' }>): RoomServerEvent {
   const { type, ...rest } = message
   // Each message's fields go with its own event type; TypeScript does not
   // follow the union through the rename.
@@ -118,16 +130,32 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
   })
   const pacer = createPacer((frame) => socket.send(frame))
   const send = (event: SocketEvent) => sendBack(event)
+  let heardAt = Date.now()
+  socket.addEventListener('open', () => (heardAt = Date.now()))
   socket.addEventListener('close', (event) => {
     pacer.clear()
     send({ type: 'socket.closed', code: event.code, reason: event.reason })
   })
+  const heartbeat = setInterval(() => {
+    if (socket.readyState !== PartySocket.OPEN) return
+    if (Date.now() - heardAt > input.heartbeat.timeoutMs) {
+      // Nothing heard, not even a pong: the path is gone. reconnect() closes
+      // this socket at once (its close event is dispatched synchronously),
+      // so the call knows, and partysocket keeps trying until the path is back.
+      heardAt = Date.now()
+      socket.reconnect(CloseCode.heartbeat, 'no heartbeat')
+      return
+    }
+    pacer.push(encode({ type: 'ping' }))
+  }, input.heartbeat.intervalMs)
   socket.addEventListener('message', (event) => {
+    heardAt = Date.now()
     const parsed = parseServerMessage(event.data)
     if (!parsed.ok) {
       send({ type: 'socket.invalidFrame', reason: parsed.reason })
       return
     }
+    if (parsed.message.type === 'pong') return
     if (parsed.message.type === 'welcome') {
       resume = `${parsed.message.id}.${parsed.message.secret}`
       pacer.setLimits(parsed.message.limits.rate, parsed.message.limits.burst)
@@ -145,6 +173,7 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
     send({ type: 'socket.left' })
   })
   return () => {
+    clearInterval(heartbeat)
     pacer.clear()
     socket.close()
   }

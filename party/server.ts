@@ -192,6 +192,8 @@ export default class RoomServer implements Party.Server {
         this.broadcast({ type: 'presence', from: member.id, state: member.presence }, connection.id)
         return this.saveRoster()
       }
+      case 'ping':
+        return this.send(connection, { type: 'pong' })
       case 'bye':
         this.log.info('peer left', { peerId: member.id, reason: 'bye' })
         await this.remove(member.id, 'bye')

@@ -54,6 +54,8 @@ export const CloseCode = {
   roomFull: 4009,
   /** Another connection resumed this peer's identity with its secret. */
   replaced: 4010,
+  /** Closed by the client: nothing came from the server, not even a pong, for too long. */
+  heartbeat: 4011,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 
@@ -145,6 +147,8 @@ export const ClientMessage = v.variant('type', [
   v.object({ type: v.literal('signal'), to: PeerId, data: SignalData }),
   v.object({ type: v.literal('presence'), state: Presence }),
   v.object({ type: v.literal('bye') }),
+  /** A heartbeat: the server answers `pong`, so a client notices a connection that went silent. */
+  v.object({ type: v.literal('ping') }),
 ])
 export type ClientMessage = v.InferOutput<typeof ClientMessage>
 
@@ -180,6 +184,7 @@ export const ServerMessage = v.variant('type', [
   v.object({ type: v.literal('signal'), from: PeerId, data: SignalData }),
   v.object({ type: v.literal('presence'), from: PeerId, state: Presence }),
   v.object({ type: v.literal('error'), code: ErrorCode, message: v.string() }),
+  v.object({ type: v.literal('pong') }),
 ])
 export type ServerMessage = v.InferOutput<typeof ServerMessage>
 

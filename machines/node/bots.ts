@@ -11,6 +11,7 @@ import { pairSummary, toSnapshot, type StatsSnapshot } from '../inspect/stats'
 import { watchStats } from '../inspect/watchStats'
 import type { PeerFailure, PeerTimings, Recovery } from '../peer/types'
 import type { peerMachine } from '../peerMachine'
+import type { Heartbeat } from '../roomSocket'
 import { nodeWebRTC } from './wrtc'
 
 export type BotOptions = {
@@ -28,6 +29,8 @@ export type BotOptions = {
   record?: boolean
   /** Relay everything through TURN (`iceTransportPolicy: 'relay'`). */
   relay?: boolean
+  /** The signaling socket's heartbeat (default the room machine's). */
+  heartbeat?: Heartbeat
 }
 
 export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
@@ -96,6 +99,7 @@ export function startBot(options: BotOptions, index: number): Bot {
     timings: options.timings,
     media: options.media,
     relayOnly: options.relay,
+    heartbeat: options.heartbeat,
   })
   const stopStats = recorder ? watchStats(call, recorder) : () => undefined
   return { index, name, call, joinedAt: Date.now(), recorder, stopStats }

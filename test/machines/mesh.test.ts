@@ -285,4 +285,30 @@ describe('a room of bots with real WebRTC', () => {
     await mediaFlows(during)
     expect(unhandledErrors()).toEqual([])
   }, 120_000)
+
+  it('notices a room server gone silent by its heartbeat, keeps media flowing, and connects everyone once it answers again', async () => {
+    const opts = options({ heartbeat: { intervalMs: 300, timeoutMs: 1_500 } })
+    join(opts, 1)
+    join(opts, 2)
+    await fullMesh(2)
+    const before = await mediaFlows(new Map())
+    // No FIN, no RST: the server's sockets stay open and nothing is answered.
+    server.pause()
+    try {
+      await waitUntil(() => bots.every((b) => b.call.getSnapshot().hasTag('reconnecting')), {
+        what: 'every bot to notice the silence',
+      })
+      const during = await mediaFlows(before)
+      // Someone joins while the server is silent.
+      join(opts, 3)
+      server.resume()
+      await fullMesh(3)
+      await mediaFlows(during)
+    } finally {
+      server.resume()
+    }
+    // Nothing went wrong on the way back: no error logged, no unhandled error.
+    expect(logs.filter((r) => r.level === 'error')).toEqual([])
+    expect(unhandledErrors()).toEqual([])
+  }, 120_000)
 })

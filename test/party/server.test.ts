@@ -67,6 +67,19 @@ describe('welcome and presence', () => {
     expect(joined.peer).toEqual({ id: b.welcome.id, presence: { name: 'Bob', mic: false, camera: false, screen: false } })
   })
 
+  it('answers a heartbeat ping with pong to the sender alone', async () => {
+    const room = freshRoom()
+    const a = await join(room, { name: 'Ada' })
+    const b = await join(room, { name: 'Bob' })
+    await a.client.next('peer-joined')
+    b.client.send({ type: 'ping' })
+    expect(await b.client.next('pong')).toEqual({ type: 'pong' })
+    // Ada hears nothing of it: her next frame is Bob's presence, sent after the ping.
+    b.client.send({ type: 'presence', state: { name: 'Bob', mic: true, camera: false, screen: false } })
+    expect((await a.client.next('presence')).from).toBe(b.welcome.id)
+    expect(a.client.all('pong')).toEqual([])
+  })
+
   it('fans presence out to everyone else, stamped with the sender id', async () => {
     const room = freshRoom()
     const a = await join(room, { name: 'Ada' })

@@ -17,6 +17,13 @@ export type RoomServer = {
   kill(): Promise<void>
   /** Starts it again on the same port with the same storage. */
   restart(): Promise<void>
+  /**
+   * Freezes the server (SIGSTOP to its process group): its sockets stay open
+   * but nothing is answered, as a blackholed path looks to a client. `resume()`
+   * lets it go on (SIGCONT).
+   */
+  pause(): void
+  resume(): void
   /** Stops the server and deletes its storage. */
   stop(): Promise<void>
 }
@@ -111,6 +118,8 @@ export async function startRoomServer(vars: Record<string, string> = {}): Promis
     httpUrl: (room, q) => `http://127.0.0.1:${port}/parties/main/${room}${query(q)}`,
     output: () => log,
     kill,
+    pause: () => signalGroup(child, 'SIGSTOP'),
+    resume: () => signalGroup(child, 'SIGCONT'),
     restart: async () => {
       await kill()
       await launch()
@@ -120,4 +129,9 @@ export async function startRoomServer(vars: Record<string, string> = {}): Promis
       rmSync(persist, { recursive: true, force: true })
     },
   }
+}
+
+function signalGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (!child || child.exitCode !== null || child.pid === undefined) throw new Error(`no running room server to send ${signal} to`)
+  process.kill(-child.pid, signal)
 }
