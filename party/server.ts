@@ -86,6 +86,7 @@ export default class RoomServer implements Party.Server {
   }
 
   async onStart() {
+    warnWithoutRelay(this.config, this.log)
     this.roster = (await this.room.storage.get<Record<string, Member>>(ROSTER_KEY)) ?? {}
     // After a restart of the server process, members whose socket is gone
     // start their grace period now, so a reconnect with the secret keeps them.
@@ -397,6 +398,21 @@ async function admit(request: Party.Request, lobby: Party.Lobby): Promise<Respon
   const result = await verifyToken(config.authSecret, url.searchParams.get('token'), lobby.id)
   if (!result.ok) return new Response(result.reason, { status: 401 })
   return { tokenName: result.claims.name }
+}
+
+/**
+ * A room server that hands out STUN but no TURN is a deployment reaching
+ * across the Internet (local development has neither): say once, as the
+ * room starts, that some pairs will never connect.
+ */
+function warnWithoutRelay(config: RoomConfig, log: Logger): void {
+  const stun = config.iceUrls.some((url) => /^stuns?:/.test(url))
+  const turn = config.iceUrls.some((url) => /^turns?:/.test(url))
+  if (stun && !turn) {
+    log.warn('no TURN server configured: participants behind symmetric NATs or firewalls that block UDP cannot connect', {
+      fix: 'add turn: URLs to MESHCALL_ICE_URLS, with MESHCALL_TURN_SECRET',
+    })
+  }
 }
 
 function infoOf(member: Member): PeerInfo {

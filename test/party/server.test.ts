@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CloseCode, MAX_FRAME_BYTES, type SignalData } from '../../protocol/messages'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { TestClient, UpgradeRefused } from '../support/wsClient'
+import { waitUntil } from '../support/wait'
 
 const GRACE_MS = 1500
 const TURN_SECRET = 'test-turn-shared-secret'
@@ -388,5 +389,24 @@ describe('restart', () => {
     expect(b2.welcome.peers.map((p) => p.id)).toEqual([a.welcome.id])
     a2.client.send({ type: 'signal', to: b.welcome.id, data: offer(2, 'after-restart') })
     expect((await b2.client.next('signal')).data).toEqual(offer(2, 'after-restart'))
+  })
+})
+
+describe('start-up warnings', () => {
+  const WARNING = 'no TURN server configured'
+
+  it('warns once when a room starts with STUN but no TURN (a deployment that cannot relay), and not when TURN is there', async () => {
+    const stunOnly = await startRoomServer({ MESHCALL_ICE_URLS: 'stun:127.0.0.1:3478' })
+    try {
+      const url = stunOnly.wsUrl(freshRoom(), { name: 'Ada' })
+      const { client } = await TestClient.join(url)
+      await waitUntil(() => stunOnly.output().includes(WARNING), { what: 'the warning in the room server log' })
+      await client.close()
+      expect(stunOnly.output().split(WARNING).length - 1).toBe(1)
+    } finally {
+      await stunOnly.stop()
+    }
+    await join(freshRoom(), { name: 'Bob' })
+    expect(server.output()).not.toContain(WARNING)
   })
 })
