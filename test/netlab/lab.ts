@@ -29,6 +29,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** How a participant's router translates: `eim` keeps ports (endpoint-independent mapping), `symmetric` picks a random port per destination. */
 export type NatKind = 'eim' | 'symmetric'
@@ -74,6 +77,8 @@ export type Lab = {
   internet: string
   server: { ns: string; address: string }
   participants: Participant[]
+  /** A temporary directory for the lab's files (logs, storage, dumps), deleted at teardown. */
+  tmp: string
   /** Runs a command in a namespace and returns its stdout; throws with its stderr when it fails. */
   exec(ns: string, command: string, args: string[], input?: string): string
   /** Starts a long-running process in a namespace; it is killed at teardown. */
@@ -156,6 +161,7 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
   const namespaces: string[] = []
   const processes = new Set<LabProcess>()
   let tornDown = false
+  const tmp = mkdtempSync(join(tmpdir(), `${id}-`))
 
   const exec = (ns: string, command: string, args: string[], input?: string) => sh('ip', ['netns', 'exec', ns, command, ...args], input)
   const ip = (ns: string, ...args: string[]) => sh('ip', ['-n', ns, ...args])
@@ -189,6 +195,7 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
     }
     // Anything else still inside (a grandchild that left its group) goes with its namespace.
     for (const ns of [...namespaces].reverse()) destroyNamespace(ns)
+    rmSync(tmp, { recursive: true, force: true })
     log(`lab ${id} torn down`)
   }
   const onSignal = (signal: NodeJS.Signals) => {
@@ -283,7 +290,7 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
       return proc
     }
 
-    return { id, internet, server: { ns: server, address: SERVER_ADDRESS }, participants, exec, spawn: spawnIn, teardown }
+    return { id, internet, server: { ns: server, address: SERVER_ADDRESS }, participants, tmp, exec, spawn: spawnIn, teardown }
   } catch (error) {
     teardown()
     throw error

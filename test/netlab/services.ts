@@ -4,7 +4,6 @@
  * (STUN and TURN, with coturn's shared-secret credentials).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Lab, LabProcess } from './lab'
 import { canConnect, httpStatus, waitFor } from './probes'
@@ -24,7 +23,7 @@ export const TURN_PORT = 3478
  */
 export async function startCoturn(lab: Lab, { secret, realm = 'meshcall.lab' }: { secret: string; realm?: string }): Promise<LabServer> {
   const address = lab.server.address
-  const dir = mkdtempSync(join(tmpdir(), `${lab.id}-coturn-`))
+  const dir = mkdtempSync(join(lab.tmp, 'coturn-'))
   const proc = lab.spawn(lab.server.ns, 'turnserver', [
     '-n',
     `--listening-ip=${address}`,
@@ -71,7 +70,7 @@ export async function startLabRoomServer(
   { port = 1999, vars = {} }: { port?: number; vars?: Record<string, string> } = {},
 ): Promise<LabServer> {
   const address = lab.server.address
-  const persist = mkdtempSync(join(tmpdir(), `${lab.id}-party-`))
+  const persist = mkdtempSync(join(lab.tmp, 'party-'))
   const args = ['dev', '--port', String(port), '--persist', persist, '--disable-request-cf-fetch', '--no-hotkeys']
   for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
   const proc = lab.spawn(lab.server.ns, join(ROOT, 'node_modules/.bin/partykit'), args, {
