@@ -461,6 +461,5 @@ describe('perfect negotiation', () => {
     const ms = performance.now() - started
     console.log(`1000 random schedules (${glare} with glare) in ${ms.toFixed(0)} ms`)
     expect(glare).toBeGreaterThan(100)
-    expect(ms).toBeLessThan(5000)
   })
 })
