@@ -1,0 +1,45 @@
+/**
+ * Runs one network lab scenario by name, printing what it builds, and tears
+ * the lab down at the end (and on Ctrl-C). With no name, lists them. Needs root.
+ *
+ *   npm run netlab                  # list the scenarios
+ *   npm run netlab -- nat-direct    # run one
+ */
+import { preflight } from '../test/netlab/preflight'
+import { runScenario, scenarioNamed, SCENARIOS } from '../test/netlab/scenarios'
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+const [name, ...rest] = process.argv.slice(2)
+
+if (!name || rest.length > 0) {
+  out('usage: npm run netlab -- SCENARIO\n\nscenarios:')
+  for (const s of SCENARIOS) out(`  ${s.name.padEnd(16)} ${s.description}`)
+  process.exit(name ? 2 : 0)
+}
+
+let scenario
+try {
+  scenario = scenarioNamed(name)
+} catch (error) {
+  process.stderr.write(`netlab: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(2)
+}
+const { noLab, missingTools } = preflight()
+const missing = noLab ?? missingTools
+if (missing) {
+  process.stderr.write(`netlab: ${missing}\n`)
+  process.exit(2)
+}
+
+const started = Date.now()
+const stamp = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`
+out(`${stamp()} ${scenario.name}: ${scenario.description}`)
+const result = await runScenario(scenario, { log: (line) => out(`${stamp()} ${line}`) })
+out(`${stamp()} timings (ms): ${JSON.stringify(result.timings)}`)
+if (result.problems.length === 0) {
+  out(`${stamp()} ${scenario.name}: OK`)
+} else {
+  for (const problem of result.problems) out(`problem: ${problem}`)
+  out(`${stamp()} ${scenario.name}: NOT OK`)
+}
+process.exit(result.problems.length === 0 ? 0 : 1)

@@ -1,0 +1,14 @@
+import { expect, it } from 'vitest'
+import { runScenario, SCENARIOS } from './scenarios'
+import { describeLab } from './suite'
+
+describeLab('network lab scenarios', () => {
+  for (const scenario of SCENARIOS) {
+    it(`${scenario.name}: ${scenario.description}`, async () => {
+      const result = await runScenario(scenario)
+      // Timings for the record, never asserted.
+      process.stdout.write(`netlab ${scenario.name}: ${result.pairs.join('; ')} ${JSON.stringify(result.timings)}\n`)
+      expect(result.problems).toEqual([])
+    }, 90_000)
+  }
+})
