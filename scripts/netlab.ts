@@ -13,7 +13,7 @@ const [name, ...rest] = process.argv.slice(2)
 
 if (!name || rest.length > 0) {
   out('usage: npm run netlab -- SCENARIO\n\nscenarios:')
-  for (const s of SCENARIOS) out(`  ${s.name.padEnd(16)} ${s.description}`)
+  for (const s of SCENARIOS) out(`  ${s.name.padEnd(20)} ${s.description}`)
   process.exit(name ? 2 : 0)
 }
 

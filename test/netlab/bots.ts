@@ -4,9 +4,10 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { BotReport } from '../../machines/node/bots'
+import type { BotReport, PeerReport } from '../../machines/node/bots'
 import { parseDump, type SessionDump } from '../../machines/inspect/recorder'
 import type { Lab, Participant } from './lab'
+import { waitFor } from './probes'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 
@@ -37,14 +38,45 @@ export type BotOptions = {
   seconds: number
   /** `--relay`: iceTransportPolicy 'relay'. */
   relay?: boolean
+  /**
+   * Leave out `--json`, so that the bot prints its progress lines and a run
+   * can wait on them (the CLI prints one or the other); `summary` is then null
+   * and the dump is what the run reads back.
+   */
+  progress?: boolean
+}
+
+/** One progress line of the bot CLI, as it arrived. */
+export type Progress = {
+  /** When the line arrived, ms since the epoch. */
+  at: number
+  /** Null until the bot is welcomed. */
+  selfId: string | null
+  /** The room machine's state: `online.joined`, `online.reconnecting`… */
+  room: string
+  peers: Record<string, PeerReport['state']>
+}
+
+/** A bot process while it runs. */
+export type LiveBot = {
+  participant: Participant
+  /** Its progress lines so far, oldest first (none with `--json`). */
+  progress(): readonly Progress[]
+  /**
+   * Resolves once `check` holds for its latest progress line, with how long
+   * that took; throws `what` after `timeoutMs`, or at once if the bot exited.
+   */
+  until(check: (latest: Progress) => boolean, what: string, timeoutMs?: number): Promise<number>
+  done: Promise<BotRun>
 }
 
 /**
- * Runs one bot (`--peers 1`) in the participant's home namespace for
- * `seconds`, and resolves when it has exited, with its summary and session.
- * It is killed (and its summary missing) if it outlives `seconds` by 30 s.
+ * Starts one bot (`--peers 1`) in the participant's home namespace for
+ * `seconds`; `done` resolves when it has exited, with its summary and
+ * session. It is killed (and its summary missing) if it outlives `seconds`
+ * by 30 s.
  */
-export async function runBot(lab: Lab, participant: Participant, options: BotOptions): Promise<BotRun> {
+export function startBot(lab: Lab, participant: Participant, options: BotOptions): LiveBot {
   const dir = mkdtempSync(join(lab.tmp, `bot${participant.index}-`))
   const dumpFile = join(dir, 'session.json')
   const args = [
@@ -59,20 +91,72 @@ export async function runBot(lab: Lab, participant: Participant, options: BotOpt
     '1',
     '--seconds',
     String(options.seconds),
-    '--json',
+    ...(options.progress ? [] : ['--json']),
     '--dump',
     dumpFile,
     ...(options.relay ? ['--relay'] : []),
   ]
   const proc = lab.spawn(participant.home, process.execPath, args, { cwd: ROOT })
+  const lines: Progress[] = []
+  let partial = ''
+  proc.child.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8')
+    const complete = text.split('\n')
+    partial = complete.pop() ?? ''
+    for (const line of complete) {
+      const parsed = parseProgress(line, Date.now())
+      if (parsed) lines.push(parsed)
+    }
+  })
   const overdue = setTimeout(() => void proc.stop(), (options.seconds + 30) * 1000)
-  try {
-    const exitCode = await proc.exited
-    return { participant, exitCode, summary: parseSummary(proc.stdout()), dump: readDump(dumpFile), output: proc.output() }
-  } finally {
+  const done = proc.exited.then((exitCode) => {
     clearTimeout(overdue)
+    const run = { participant, exitCode, summary: parseSummary(proc.stdout()), dump: readDump(dumpFile), output: proc.output() }
     rmSync(dir, { recursive: true, force: true })
+    return run
+  })
+  return {
+    participant,
+    progress: () => lines,
+    until: (check, what, timeoutMs = 30_000) =>
+      waitFor(
+        () => {
+          const latest = lines.at(-1)
+          if (latest && check(latest)) return true
+          if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+            throw new Error(`bot ${participant.index} exited before ${what}`)
+          return false
+        },
+        { what: `bot ${participant.index}: ${what}`, timeoutMs, detail: () => proc.output().slice(-2000) },
+      ),
+    done,
   }
+}
+
+/** Runs one bot to its end: {@link startBot}, awaited. */
+export function runBot(lab: Lab, participant: Participant, options: BotOptions): Promise<BotRun> {
+  return startBot(lab, participant, options).done
+}
+
+const PEER_STATES = new Set<string>(['connecting', 'connected', 'reconnecting', 'failed'])
+
+/** Parses `  3.2s Bot 1 (abc) online.joined | def:connected` (scripts/bot.ts `progress()`); null for any other line. */
+export function parseProgress(line: string, at: number): Progress | null {
+  const match = /^\s*\d+\.\ds .+? \((\S+)\) (\S+)(?: \| (.*))?$/.exec(line)
+  if (!match) return null
+  const [, self, room, list = ''] = match
+  const peers: Progress['peers'] = {}
+  for (const item of list.split(' ').filter(Boolean)) {
+    const colon = item.lastIndexOf(':')
+    const state = item.slice(colon + 1)
+    if (colon <= 0 || !isPeerState(state)) return null
+    peers[item.slice(0, colon)] = state
+  }
+  return { at, selfId: self === '…' ? null : self, room, peers }
+}
+
+function isPeerState(value: string): value is PeerReport['state'] {
+  return PEER_STATES.has(value)
 }
 
 function parseSummary(stdout: string): BotSummary | null {

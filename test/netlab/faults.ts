@@ -72,6 +72,21 @@ export function allowOnlyTcpTo(lab: Lab, p: Participant, address: string, ports:
   )
 }
 
+/**
+ * Drops UDP between the participant and `address` (another participant's
+ * public address), both ways: those two cannot connect directly, and every
+ * other path is left alone.
+ */
+export function blockUdpWith(lab: Lab, p: Participant, address: string): Fault {
+  return nftFault(
+    lab,
+    p,
+    `UDP with ${address} blocked`,
+    `ip daddr ${address} meta l4proto udp drop
+     ip saddr ${address} meta l4proto udp drop`,
+  )
+}
+
 /** Drops `percent` % of the packets through the router, at random, both ways. */
 export function randomLoss(lab: Lab, p: Participant, percent: number): Fault {
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw new Error('percent must be a whole number from 0 to 100')

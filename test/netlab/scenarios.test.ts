@@ -9,6 +9,6 @@ describeLab('network lab scenarios', () => {
       // Timings for the record, never asserted.
       process.stdout.write(`netlab ${scenario.name}: ${result.pairs.join('; ')} ${JSON.stringify(result.timings)}\n`)
       expect(result.problems).toEqual([])
-    }, 90_000)
+    }, 150_000)
   }
 })

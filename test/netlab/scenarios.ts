@@ -1,15 +1,19 @@
 /**
  * The lab's bot scenarios: each builds a lab, starts coturn and the room
- * server in it, applies its faults, runs one bot per participant, checks
- * what the bots report, and tears everything down. Framework-free: the
+ * server in it, applies its faults, runs one bot per participant (or drives
+ * them, applying faults while they run), checks what the bots report, and
+ * tears everything down. Framework-free: the
  * Vitest suite (scenarios.test.ts) and `npm run netlab -- NAME` both run them.
  */
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { CandidatePair } from '../../machines/node/bots'
-import { connectTimes, runBot, type BotRun } from './bots'
-import { allowOnlyTcpTo, type Fault } from './faults'
-import { createLab, type Lab, type NatKind } from './lab'
+import { connectTimes, runBot, startBot, type BotRun, type LiveBot, type Progress } from './bots'
+import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, type Fault } from './faults'
+import { createLab, type Lab, type NatKind, type Participant } from './lab'
 import { startCoturn, startLabRoomServer, TURN_PORT, type LabServer } from './services'
+import { callEnd, connected, neverDropped, noRelay, noRelayAfter, readable, side, videoThroughout, type Marks } from './checks'
+import { firstAfter, roomMoments } from './timeline'
 
 /** The room server's port inside the lab. */
 export const ROOM_PORT = 1999
@@ -21,10 +25,31 @@ export type Scenario = {
   nats: NatKind[]
   /** Bots relay everything (`--relay`, iceTransportPolicy 'relay'). */
   relay?: boolean
+  /** The room server hands out TURN (coturn, over UDP and TCP) as well as STUN; default true. */
+  turn?: boolean
+  /** How long each bot stays in the call, in s, when the scenario does not drive them (default {@link BOT_SECONDS}). */
+  seconds?: number
   /** Faults applied once the servers are up, before the bots start. */
   faults?: (lab: Lab) => Fault[]
-  /** What is wrong with the bots' reports: an empty list passes. */
-  check: (runs: BotRun[]) => string[]
+  /**
+   * Runs the bots itself, e.g. to apply a fault once they are connected, and
+   * resolves with their runs. Without it every bot starts at once for `seconds`.
+   */
+  drive?: (drive: Drive) => Promise<BotRun[]>
+  /** What is wrong with the bots' reports: an empty list passes. `marks` are the times of the drive's steps. */
+  check: (runs: BotRun[], marks: Marks) => string[]
+  /** Durations for the record, read from the runs (never asserted). */
+  measure?: (runs: BotRun[], marks: Marks) => Record<string, number | null>
+}
+
+/** What a scenario's `drive` gets: the lab, and bots to start in it. */
+export type Drive = {
+  lab: Lab
+  log: (line: string) => void
+  /** Starts a bot that prints its progress (see `startBot`), in the scenario's room, for `seconds`. */
+  bot(p: Participant, seconds: number): LiveBot
+  /** Records that a step happens now, for `check` and `measure`; returns the time. */
+  mark(name: string): number
 }
 
 export type ScenarioResult = {
@@ -38,7 +63,7 @@ export type ScenarioResult = {
 }
 
 /** How long each bot stays in the call. Connecting takes a few seconds; the rest proves it holds. */
-const BOT_SECONDS = 12
+export const BOT_SECONDS = 12
 
 /** What every scenario needs: each bot exited 0, joined, and connected to the other, per its own timeline. */
 function basics(runs: BotRun[]): string[] {
@@ -84,6 +109,15 @@ function checkPairs(runs: BotRun[], what: string, good: (pair: CandidatePair) =>
   return problems
 }
 
+/** How long the signaling-blackhole scenario drops signaling, ms: the scenario's definition. */
+const OUTAGE_MS = 20_000
+
+/** The latest progress line says: joined, and connected to `peers` others. */
+const connectedTo =
+  (peers: number) =>
+  (p: Progress): boolean =>
+    p.room === 'online.joined' && Object.keys(p.peers).length === peers && Object.values(p.peers).every((s) => s === 'connected')
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'nat-direct',
@@ -110,6 +144,96 @@ export const SCENARIOS: Scenario[] = [
     faults: (lab) => lab.participants.map((p) => allowOnlyTcpTo(lab, p, lab.server.address, [TURN_PORT, ROOM_PORT])),
     check: (runs) => checkPairs(runs, 'a local relay reached over TCP', (p) => p.local === 'relay' && p.relayProtocol === 'tcp'),
   },
+  {
+    name: 'no-relay',
+    description:
+      'UDP between homes 1 and 2 dropped and the server hands out STUN only: that pair never connects and both sides report no-relay at their first failed attempt, while both connect to home 3',
+    nats: ['eim', 'eim', 'eim'],
+    turn: false,
+    // The polite side's first attempt ends at 1.5 × connectTimeout, 22.5 s
+    // after the pair met; 30 s leaves room for the bots' start.
+    seconds: 30,
+    faults: (lab) => [blockUdpWith(lab, lab.participants[0], lab.participants[1].wanAddress)],
+    check: (runs) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      return [
+        ...noRelay(side(runs, 1, 2)),
+        ...noRelay(side(runs, 2, 1)),
+        ...[side(runs, 1, 3), side(runs, 3, 1), side(runs, 2, 3), side(runs, 3, 2)].flatMap(connected),
+      ]
+    },
+    measure: (runs) => ({ bot1NoRelayMs: noRelayAfter(side(runs, 1, 2)), bot2NoRelayMs: noRelayAfter(side(runs, 2, 1)) }),
+  },
+  {
+    name: 'signaling-blackhole',
+    description: `two bots connected; their signaling TCP to the room server is blackholed for ${OUTAGE_MS / 1000} s: media goes on, the heartbeat notices, they rejoin, and a bot that joined during the outage connects to both`,
+    nats: ['eim', 'eim', 'eim'],
+    drive: async ({ lab, log, bot, mark }) => {
+      const [p1, p2, p3] = lab.participants
+      const first = [p1, p2].map((p) => bot(p, 60))
+      await Promise.all(first.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
+      const faults = [p1, p2].map((p) => blackholeSignaling(lab, p, ROOM_PORT))
+      const blackholed = mark('blackholed')
+      faults.forEach((f) => log(`fault: ${f.name} for ${OUTAGE_MS / 1000} s`))
+      let third: LiveBot
+      try {
+        third = bot(p3, 45)
+        await Promise.all([
+          ...first.map((b) => b.until((p) => p.room === 'online.reconnecting', 'its room to notice the outage', OUTAGE_MS)),
+          third.until((p) => p.room === 'online.joined', 'joined during the outage', OUTAGE_MS),
+        ])
+        log(`both noticed, and bot 3 joined, ${Date.now() - blackholed} ms into the outage`)
+        await sleep(Math.max(0, blackholed + OUTAGE_MS - Date.now()))
+      } finally {
+        faults.forEach((f) => f.restore())
+      }
+      const restored = mark('restored')
+      log('signaling restored')
+      await Promise.all([...first, third].map((b) => b.until(connectedTo(2), 'connected to both others', 40_000)))
+      log(`every bot shows every pair connected, ${mark('reconnected') - restored} ms after the restore`)
+      return Promise.all([...first, third].map((b) => b.done))
+    },
+    check: (runs, marks) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      const end = callEnd(runs)
+      for (const run of runs.slice(0, 2)) {
+        const rooms = roomMoments(run.dump)
+        const who = `bot ${run.participant.index}'s room`
+        if (!rooms.some((r) => r.room === 'online.reconnecting' && r.t >= marks.blackholed && r.t <= marks.restored))
+          problems.push(
+            `${who} never went reconnecting during the outage (${JSON.stringify(rooms.map((r) => [r.t - marks.blackholed, r.room]))})`,
+          )
+        if (!rooms.some((r) => r.room === 'online.joined' && r.t > marks.restored)) problems.push(`${who} did not rejoin after the outage`)
+      }
+      const pair = [side(runs, 1, 2), side(runs, 2, 1)]
+      return [
+        ...problems,
+        ...pair.flatMap((s) => neverDropped(s, end)),
+        ...pair.flatMap((s) => videoThroughout(s, marks.blackholed, marks.restored)),
+        ...[side(runs, 3, 1), side(runs, 1, 3), side(runs, 3, 2), side(runs, 2, 3)].flatMap(connected),
+      ]
+    },
+    measure: (runs, marks) => {
+      const out: Record<string, number | null> = {}
+      for (const run of runs.slice(0, 2)) {
+        const rooms = roomMoments(run.dump)
+        const noticed = rooms.find((r) => r.room === 'online.reconnecting' && r.t >= marks.blackholed)
+        const rejoined = rooms.find((r) => r.room === 'online.joined' && r.t > marks.restored)
+        out[`bot${run.participant.index}NoticedMs`] = noticed ? noticed.t - marks.blackholed : null
+        out[`bot${run.participant.index}RejoinedAfterRestoreMs`] = rejoined ? rejoined.t - marks.restored : null
+      }
+      for (const [from, to] of [
+        [3, 1],
+        [3, 2],
+      ]) {
+        const back = firstAfter(side(runs, from, to).moments, marks.restored, 'connected')
+        out[`bot${from}→${to}ConnectedAfterRestoreMs`] = back ? back.t - marks.restored : null
+      }
+      return out
+    },
+  },
 ]
 
 /** Finds a scenario by name, or throws listing the names. */
@@ -121,9 +245,10 @@ export function scenarioNamed(name: string): Scenario {
 
 /**
  * Runs a scenario from start to end: builds its lab, starts coturn and the
- * room server (STUN and TURN over UDP and TCP in `welcome.iceServers`),
- * applies its faults, runs its bots at once, checks them, and tears it all
- * down whatever happens. `log` gets a line per step.
+ * room server (STUN, and unless `turn: false` TURN over UDP and TCP, in
+ * `welcome.iceServers`), applies its faults, runs its bots (at once, or by
+ * its `drive`), checks them, and tears it all down whatever happens. `log`
+ * gets a line per step.
  */
 export async function runScenario(
   scenario: Scenario,
@@ -140,16 +265,15 @@ export async function runScenario(
     started = Date.now()
     const turn = await startCoturn(lab, { secret })
     servers.push(turn)
-    log(`coturn on ${at}:${TURN_PORT} (STUN, TURN over UDP and TCP)`)
+    const relays = scenario.turn ?? true
+    log(`coturn on ${at}:${TURN_PORT} (${relays ? 'STUN, TURN over UDP and TCP' : 'handed out for STUN only'})`)
+    const iceUrls = [`stun:${at}:${TURN_PORT}`]
+    if (relays) iceUrls.push(`turn:${at}:${TURN_PORT}?transport=udp`, `turn:${at}:${TURN_PORT}?transport=tcp`)
     const room = await startLabRoomServer(lab, {
       port: ROOM_PORT,
       vars: {
-        MESHCALL_ICE_URLS: [
-          `stun:${at}:${TURN_PORT}`,
-          `turn:${at}:${TURN_PORT}?transport=udp`,
-          `turn:${at}:${TURN_PORT}?transport=tcp`,
-        ].join(','),
-        MESHCALL_TURN_SECRET: secret,
+        MESHCALL_ICE_URLS: iceUrls.join(','),
+        ...(relays ? { MESHCALL_TURN_SECRET: secret } : {}),
         MESHCALL_MAX_PEERS: String(scenario.nats.length),
       },
     })
@@ -160,23 +284,41 @@ export async function runScenario(
     for (const fault of scenario.faults?.(lab) ?? []) log(`fault: ${fault.name}`)
 
     const roomName = `${scenario.name}-${lab.id}`
-    log(`${lab.participants.length} bots${scenario.relay ? ' (relay only)' : ''} join ${roomName} for ${BOT_SECONDS} s`)
-    const runs = await Promise.all(
-      lab.participants.map((p) =>
-        runBot(lab, p, { host: `${at}:${ROOM_PORT}`, room: roomName, seconds: BOT_SECONDS, relay: scenario.relay }),
-      ),
-    )
-    for (const run of runs) {
-      const [ms = null] = Object.values(connectTimes(run))
-      timings[`bot${run.participant.index}ConnectMs`] = ms
-      log(`bot ${run.participant.index} exited ${run.exitCode}, connected in ${ms ?? 'never'} ms`)
+    const host = `${at}:${ROOM_PORT}`
+    const marks: Marks = {}
+    let runs: BotRun[]
+    if (scenario.drive) {
+      log(`${lab.participants.length} bots in ${roomName}, driven by the scenario`)
+      runs = await scenario.drive({
+        lab,
+        log,
+        bot: (p, seconds) => {
+          log(`bot ${p.index} joins for ${seconds} s`)
+          return startBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay, progress: true })
+        },
+        mark: (name) => (marks[name] = Date.now()),
+      })
+    } else {
+      const seconds = scenario.seconds ?? BOT_SECONDS
+      log(`${lab.participants.length} bots${scenario.relay ? ' (relay only)' : ''} join ${roomName} for ${seconds} s`)
+      runs = await Promise.all(lab.participants.map((p) => runBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay })))
     }
+    for (const run of runs) {
+      const times = Object.values(connectTimes(run))
+      // The slowest of the bot's pairs; null if one never connected.
+      const ms = times.length === 0 || times.includes(null) ? null : Math.max(...times.map(Number))
+      timings[`bot${run.participant.index}ConnectMs`] = ms
+      log(
+        `bot ${run.participant.index} exited ${run.exitCode}, connected in ${times.length > 0 ? times.map((t) => t ?? 'never').join(', ') : 'never'} ms`,
+      )
+    }
+    Object.assign(timings, scenario.measure?.(runs, marks) ?? {})
     const pairs = reportedPairs(runs).map(
       ({ bot, state, pair }) =>
         `bot ${bot}: ${state}${pair ? `, ${pair.local}→${pair.remote} ${pair.protocol}${pair.relayProtocol ? ` (relay over ${pair.relayProtocol})` : ''}` : ''}`,
     )
     pairs.forEach((line) => log(line))
-    const problems = scenario.check(runs)
+    const problems = scenario.check(runs, marks)
     if (problems.length > 0) {
       problems.push(`room server log:\n${room.process.output().slice(-3000)}`, `coturn log:\n${turn.process.output().slice(-4000)}`)
     }

@@ -1,0 +1,102 @@
+/**
+ * What the fault scenarios check on the bots' timelines, one side of a
+ * pair at a time: bot `from`'s peer actor for bot `to`, read from `from`'s
+ * session dump. Each check returns what is wrong, as sentences.
+ */
+import type { BotRun } from './bots'
+import { peerMoments, statsOf, type PeerMoment } from './timeline'
+
+/** When each step of a drive happened, ms since the epoch, by name. */
+export type Marks = Record<string, number>
+
+/** The participant's id in the room, from its summary or its dump. */
+export function selfIdOf(run: BotRun): string | null {
+  return run.summary?.bots[0]?.id ?? run.dump?.selfId ?? null
+}
+
+/** One side of a pair (1-based participant indexes). */
+export type Side = { who: string; run: BotRun; peerId: string | null; moments: PeerMoment[] }
+
+export function side(runs: BotRun[], from: number, to: number): Side {
+  const run = runs[from - 1]
+  const peerId = selfIdOf(runs[to - 1])
+  return { who: `bot ${from}'s pair with bot ${to}`, run, peerId, moments: peerId ? peerMoments(run.dump, peerId) : [] }
+}
+
+/**
+ * When the first bot took its dump. Each bot reports and dumps as its time
+ * runs out, then leaves, so what the others record after that is the end
+ * of the call, not the scenario.
+ */
+export function callEnd(runs: BotRun[]): number {
+  return Math.min(...runs.map((run) => run.dump?.createdAt ?? Infinity))
+}
+
+/** Each bot left a dump and an id: without them nothing else can be read. */
+export function readable(runs: BotRun[]): string[] {
+  return runs.flatMap((run) =>
+    run.dump && selfIdOf(run)
+      ? []
+      : [`bot ${run.participant.index} left no dump or id (exit ${run.exitCode}):\n${run.output.slice(-3000)}`],
+  )
+}
+
+const sessions = (moments: PeerMoment[]) => [...new Set(moments.map((m) => m.session))]
+
+/** Connected at some point. */
+export function connected(s: Side): string[] {
+  return s.moments.some((m) => m.state === 'connected') ? [] : [`${s.who} never connected`]
+}
+
+/** Stayed connected from its first `connected` to the end of the call, on one connection, with no recovery. */
+export function neverDropped(s: Side, end: number): string[] {
+  const from = s.moments.findIndex((m) => m.state === 'connected')
+  if (from < 0) return [`${s.who} never connected`]
+  const after = s.moments.slice(from).filter((m) => m.t <= end)
+  const problems: string[] = []
+  const dropped = after.find((m) => m.state !== 'connected')
+  if (dropped) problems.push(`${s.who} went ${dropped.state} ${dropped.t - s.moments[from].t} ms after connecting`)
+  const recoveries = after.at(-1)?.recoveries ?? []
+  if (recoveries.length > 0) problems.push(`${s.who} recorded recoveries ${JSON.stringify(recoveries)}`)
+  if (sessions(after).length > 1) problems.push(`${s.who} changed connection (sessions ${sessions(after).join(', ')})`)
+  return problems
+}
+
+/** Decoded video in every stats sample from `from` to `to` (and there were samples). */
+export function videoThroughout(s: Side, from: number, to: number): string[] {
+  if (!s.peerId) return [`${s.who}: no peer id`]
+  const samples = statsOf(s.run.dump, s.peerId).filter((sample) => sample.t >= from && sample.t <= to)
+  if (samples.length < ((to - from) / 1000) * 0.8) return [`${s.who} has ${samples.length} stats samples over ${to - from} ms`]
+  const still = samples.filter((sample) => !((sample.fps ?? 0) > 0))
+  return still.length === 0
+    ? []
+    : [`${s.who} decoded no video at ${still.map((sample) => `+${sample.t - from} ms`).join(', ')} (of ${samples.length} samples)`]
+}
+
+/**
+ * A pair that cannot connect and has no relay: never connected, and the
+ * peer reported `no-relay` within its first failed attempt (at most one ICE
+ * restart begun), in its timeline and, if the bot's summary still lists
+ * the peer, in the summary too.
+ */
+export function noRelay(s: Side): string[] {
+  if (s.moments.length === 0) return [`${s.who}: the peer never met the other`]
+  const problems: string[] = []
+  if (s.moments.some((m) => m.state === 'connected')) problems.push(`${s.who} connected, though no path exists`)
+  const diagnosed = s.moments.find((m) => m.failure?.reason === 'no-relay')
+  if (!diagnosed)
+    problems.push(
+      `${s.who} never reported no-relay (failures: ${JSON.stringify([...new Set(s.moments.map((m) => m.failure?.reason ?? null))])})`,
+    )
+  else if (diagnosed.restarts > 1) problems.push(`${s.who} reported no-relay only after ${diagnosed.restarts} ICE restarts`)
+  const reported = s.run.summary?.bots[0]?.peers.find((p) => p.id === s.peerId)
+  if (reported && reported.problem?.reason !== 'no-relay')
+    problems.push(`${s.who}: the summary says ${reported.state}, problem ${JSON.stringify(reported.problem)}`)
+  return problems
+}
+
+/** ms from the peer's first state to its no-relay diagnosis, or null. */
+export function noRelayAfter(s: Side): number | null {
+  const diagnosed = s.moments.find((m) => m.failure?.reason === 'no-relay')
+  return diagnosed && s.moments[0] ? diagnosed.t - s.moments[0].t : null
+}
