@@ -51,16 +51,17 @@ export async function waitFor(
 
 /**
  * True when a STUN binding request (RFC 8489 §6) over UDP from `ns` gets an
- * answer from `address:port` within a second: a UDP round trip with no
- * extra tool.
+ * answer from `address:port` within `deadlineMs`: a UDP round trip with no
+ * extra tool. The probe exits as soon as the answer comes; a path that
+ * drops UDP never answers, so only the deadline (the child is killed) says no.
  */
-export async function canStun(ns: string, address: string, port: number): Promise<boolean> {
+export async function canStun(ns: string, address: string, port: number, deadlineMs = 1_000): Promise<boolean> {
   const script = `
 const s = require('node:dgram').createSocket('udp4')
 const req = Buffer.alloc(20); req.writeUInt16BE(1, 0); req.writeUInt32BE(0x2112a442, 4); require('node:crypto').randomFillSync(req, 8, 12)
-s.on('message', () => process.exit(0)); setTimeout(() => process.exit(1), 1000)
+s.on('message', () => process.exit(0))
 s.send(req, ${port}, ${JSON.stringify(address)})`
-  return run('ip', ['netns', 'exec', ns, process.execPath, '-e', script]).then(
+  return run('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeout: deadlineMs, killSignal: 'SIGKILL' }).then(
     () => true,
     () => false,
   )
