@@ -1,4 +1,4 @@
-import { and, stateIn } from 'xstate'
+import { and, stateIn, type SnapshotFrom } from 'xstate'
 import { DEFAULT_UPLINK_BPS, videoEncodingFor } from './encoding'
 import { NO_TRACKS } from './localTracks'
 import { candidateActions, candidateGuards } from './peer/candidates'
@@ -8,7 +8,7 @@ import { mediaActions } from './peer/media'
 import { negotiationActions, negotiationGuards, remoteDescriptionInput } from './peer/negotiation'
 import { recoveryActions, recoveryDelays, recoveryGuards } from './peer/recovery'
 import { sessionActions, sessionGuards } from './peer/session'
-import { DEFAULT_TIMINGS, NEGOTIATION, peerSetup } from './peer/types'
+import { DEFAULT_TIMINGS, NEGOTIATION, peerSetup, type PeerTag } from './peer/types'
 
 /**
  * One remote peer: an RTCPeerConnection negotiated with webrtc-pc's perfect
@@ -284,3 +284,11 @@ export const peerMachine = peerSetup
       },
     },
   })
+
+/** The one tag that says how the pair is doing, for a tile's badge or a bot's line. */
+export function peerTag(snapshot: SnapshotFrom<typeof peerMachine>): PeerTag {
+  if (snapshot.hasTag('connected')) return 'connected'
+  if (snapshot.hasTag('reconnecting')) return 'reconnecting'
+  if (snapshot.hasTag('failed')) return 'failed'
+  return 'connecting'
+}

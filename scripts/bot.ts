@@ -11,7 +11,8 @@
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { isValidRoomName } from '../protocol/messages'
-import { dumpBot, isFullyConnected, peerState, report, startBot, stopBot, type Bot } from '../machines/node/bots'
+import { dumpBot, isFullyConnected, report, startBot, stopBot, type Bot } from '../machines/node/bots'
+import { peerTag } from '../machines/peerMachine'
 
 function usage(message: string): never {
   process.stderr.write(
@@ -56,7 +57,7 @@ function progress(bot: Bot) {
   const snapshot = bot.call.getSnapshot()
   const room = typeof snapshot.value === 'string' ? snapshot.value : `online.${Object.values(snapshot.value)[0]}`
   const peers = Object.entries(snapshot.context.peers)
-    .map(([id, ref]) => `${id}:${peerState(ref.getSnapshot())}`)
+    .map(([id, ref]) => `${id}:${peerTag(ref.getSnapshot())}`)
     .join(' ')
   const line = `${bot.name} (${snapshot.context.selfId ?? '…'}) ${room}${peers ? ` | ${peers}` : ''}`
   if (lines.get(bot.name) !== line) {

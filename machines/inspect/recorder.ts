@@ -364,6 +364,15 @@ const StateValueSchema: v.GenericSchema<StateValue> = v.union([
     v.lazy(() => StateValueSchema),
   ),
 ])
+const StateEntrySchema = v.object({
+  seq: v.number(),
+  t: v.number(),
+  actor: v.string(),
+  kind: v.literal('state'),
+  value: StateValueSchema,
+  tags: v.array(v.string()),
+  context: v.unknown(),
+})
 const Dump = v.object({
   format: v.literal(DUMP_FORMAT),
   version: v.literal(DUMP_VERSION),
@@ -382,31 +391,12 @@ const Dump = v.object({
         summary: v.string(),
         signal: v.nullable(Signal),
       }),
-      v.object({
-        seq: v.number(),
-        t: v.number(),
-        actor: v.string(),
-        kind: v.literal('state'),
-        value: StateValueSchema,
-        tags: v.array(v.string()),
-        context: v.unknown(),
-      }),
+      StateEntrySchema,
     ]),
   ),
   stats: v.record(v.string(), v.array(Sample)),
   descriptions: v.record(v.string(), v.object({ local: v.nullable(v.string()), remote: v.nullable(v.string()) })),
-  latest: v.record(
-    v.string(),
-    v.object({
-      seq: v.number(),
-      t: v.number(),
-      actor: v.string(),
-      kind: v.literal('state'),
-      value: StateValueSchema,
-      tags: v.array(v.string()),
-      context: v.unknown(),
-    }),
-  ),
+  latest: v.record(v.string(), StateEntrySchema),
 })
 
 /**

@@ -2,15 +2,14 @@
  * Headless participants in Node: real libwebrtc with synthetic media. The
  * bot CLI fills rooms with them, and the integration tests drive them.
  */
-import type { SnapshotFrom } from 'xstate'
 import { createLogger, type LogLevel, type LogSink } from '../../lib/log'
 import { PROTOCOL_VERSION } from '../../protocol/messages'
 import { createCall, type Call } from '../createCall'
 import { createRecorder, type Recorder, type SessionDump } from '../inspect/recorder'
 import { pairSummary, toSnapshot, type StatsSnapshot } from '../inspect/stats'
 import { watchStats } from '../inspect/watchStats'
-import type { PeerFailure, PeerTimings, Recovery } from '../peer/types'
-import type { peerMachine } from '../peerMachine'
+import type { PeerFailure, PeerTag, PeerTimings, Recovery } from '../peer/types'
+import { peerTag } from '../peerMachine'
 import type { Heartbeat } from '../roomSocket'
 import { nodeWebRTC } from './wrtc'
 
@@ -37,7 +36,7 @@ export type Bot = { index: number; name: string; call: Call; joinedAt: number; r
 
 export type PeerReport = {
   id: string
-  state: 'connecting' | 'connected' | 'reconnecting' | 'failed'
+  state: PeerTag
   framesReceived: number
   bytesReceived: number
   channelOpen: boolean
@@ -66,15 +65,6 @@ export type BotReport = {
   connectedWith: string[]
   peers: PeerReport[]
   iceRestarts: number
-}
-
-type PeerSnapshot = SnapshotFrom<typeof peerMachine>
-
-export function peerState(snapshot: PeerSnapshot): PeerReport['state'] {
-  if (snapshot.hasTag('connected')) return 'connected'
-  if (snapshot.hasTag('reconnecting')) return 'reconnecting'
-  if (snapshot.hasTag('failed')) return 'failed'
-  return 'connecting'
 }
 
 /** Starts `count` bots in one room, joining one after another in the order given. */
@@ -145,7 +135,7 @@ export async function report(bot: Bot): Promise<BotReport> {
     })
     peers.push({
       id,
-      state: peerState(peer),
+      state: peerTag(peer),
       framesReceived,
       bytesReceived,
       channelOpen: peer.matches({ active: { channel: 'open' } }),
