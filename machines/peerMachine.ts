@@ -1,4 +1,4 @@
-import { and, stateIn, type SnapshotFrom } from 'xstate'
+import { and, not, raise, stateIn, type SnapshotFrom } from 'xstate'
 import { DEFAULT_UPLINK_BPS, videoEncodingFor } from './encoding'
 import { NO_TRACKS } from './localTracks'
 import { candidateActions, candidateGuards } from './peer/candidates'
@@ -8,7 +8,7 @@ import { mediaActions } from './peer/media'
 import { negotiationActions, negotiationGuards, remoteDescriptionInput } from './peer/negotiation'
 import { recoveryActions, recoveryDelays, recoveryGuards } from './peer/recovery'
 import { sessionActions, sessionGuards } from './peer/session'
-import { DEFAULT_TIMINGS, NEGOTIATION, peerSetup, type PeerTag } from './peer/types'
+import { DEFAULT_TIMINGS, LIVENESS, NEGOTIATION, peerSetup, type PeerTag } from './peer/types'
 
 /**
  * One remote peer: an RTCPeerConnection negotiated with webrtc-pc's perfect
@@ -206,9 +206,11 @@ export const peerMachine = peerSetup
               },
               connected: {
                 tags: ['connected'],
-                entry: ['resetRestarts', 'endRecovery'],
+                entry: ['resetRestarts', 'endRecovery', raise({ type: 'link.watch' })],
                 exit: 'beginRecovery',
                 on: {
+                  // The channel went quiet: the path is dead whatever ICE says yet.
+                  'link.silent': 'disconnected',
                   'pc.connectionState': [
                     { guard: 'isDisconnected', target: 'disconnected', actions: 'recordConnectionState' },
                     // Chrome may never report iceConnectionState "failed";
@@ -221,9 +223,15 @@ export const peerMachine = peerSetup
               },
               disconnected: {
                 tags: ['reconnecting'],
+                entry: 'noteIceGeneration',
                 // "disconnected" often heals by itself; restart only if it lasts.
                 after: { disconnected: 'restarting' },
+                // The remote restarted ICE first (its offer, now answered): that
+                // restart is the recovery, and it gets its wait like our own.
+                always: { guard: 'newIceGeneration', target: 'recovering' },
                 on: {
+                  // Silence that ended before ICE noticed anything: a stall, not a cut.
+                  'link.heard': { guard: 'iceSaysConnected', target: 'connected' },
                   'pc.connectionState': [
                     { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
                     { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },
@@ -239,17 +247,29 @@ export const peerMachine = peerSetup
               },
               recovering: {
                 tags: ['reconnecting'],
+                entry: 'noteIceGeneration',
                 after: {
                   restartBackoff: [{ guard: 'restartsExhausted', target: 'failed' }, { target: 'restarting' }],
                 },
-                // Checked after every event: the restart's end shows in the
-                // negotiation (new credentials) or in the connection state.
-                always: { guard: 'restartCompleted', target: 'connected' },
+                always: [
+                  // Checked after every event: the restart's end shows in the
+                  // negotiation (new credentials) or in the connection state.
+                  // Not while the channel is silent: ICE may not have noticed
+                  // the path is dead, and still say connected.
+                  { guard: and(['restartCompleted', not(stateIn(`${LIVENESS}.silent`))]), target: 'connected' },
+                  // A restart (either side's) was negotiated: its checks start
+                  // now, so the wait before the next restart starts again. An
+                  // offer that sat in a cut network's queue is answered only
+                  // when the network is back; a wait counted from when it was
+                  // sent would restart again on top of the checks it began.
+                  { guard: 'newIceGeneration', target: 'recovering', reenter: true },
+                ],
                 on: {
                   'pc.connectionState': [
                     { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
                     { actions: 'recordConnectionState' },
                   ],
+                  'link.heard': { guard: 'restartCompleted', target: 'connected' },
                 },
               },
               failed: {
@@ -271,7 +291,9 @@ export const peerMachine = peerSetup
             states: {
               closed: { on: { 'channel.open': 'open' } },
               open: {
+                // The ping is also the heartbeat the remote's liveness region listens to.
                 entry: 'ping',
+                after: { heartbeat: { target: 'open', reenter: true } },
                 on: {
                   'channel.close': 'closed',
                   'channel.send': { actions: 'sendOnChannel' },
@@ -279,6 +301,29 @@ export const peerMachine = peerSetup
               },
             },
             on: { 'channel.message': { actions: 'receiveOnChannel' } },
+          },
+          liveness: {
+            // Whether the remote is heard on the data channel (its heartbeat,
+            // chat, pongs). libwebrtc takes about 6 s, sometimes more than 10 s,
+            // to call a dead path disconnected; silence tells sooner, and the
+            // `connection` region takes it as a disconnection.
+            initial: 'idle',
+            on: { 'channel.close': '.idle' },
+            states: {
+              idle: { on: { 'channel.open': 'hearing' } },
+              hearing: {
+                after: { silence: 'silent' },
+                on: { 'channel.message': { target: 'hearing', reenter: true } },
+              },
+              silent: {
+                entry: raise({ type: 'link.silent' }),
+                on: {
+                  'channel.message': { target: 'hearing', actions: raise({ type: 'link.heard' }) },
+                  // Connected again by ICE's word: give the channel its full wait again.
+                  'link.watch': 'hearing',
+                },
+              },
+            },
           },
         },
       },

@@ -16,7 +16,7 @@ import { peerTag } from '../machines/peerMachine'
 
 function usage(message: string): never {
   process.stderr.write(
-    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE] [--relay]\n`,
+    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE [--stats-ms MS]] [--relay]\n`,
   )
   process.exit(2)
 }
@@ -33,6 +33,7 @@ try {
       json: { type: 'boolean', default: false },
       dump: { type: 'string' },
       relay: { type: 'boolean', default: false },
+      'stats-ms': { type: 'string', default: '1000' },
     },
   }))
 } catch (error) {
@@ -43,6 +44,8 @@ const seconds = Number(values.seconds)
 if (!isValidRoomName(values.room)) usage('--room must be 1 to 64 characters of A-Z a-z 0-9 _ -')
 if (!Number.isInteger(count) || count < 1 || count > 64) usage('--peers must be a whole number from 1 to 64')
 if (!Number.isFinite(seconds) || seconds <= 0) usage('--seconds must be a positive number')
+const statsMs = Number(values['stats-ms'])
+if (!Number.isInteger(statsMs) || statsMs < 100) usage('--stats-ms must be a whole number of ms, at least 100')
 
 const started = Date.now()
 const out = (line: string) => {
@@ -72,7 +75,7 @@ function progress(bot: Bot) {
 
 for (let i = 1; i <= count; i++) {
   const bot = startBot(
-    { host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined, relay: values.relay },
+    { host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined, relay: values.relay, statsMs },
     i,
   )
   bots.push(bot)

@@ -4,15 +4,30 @@
  *
  *   npm run netlab                  # list the scenarios
  *   npm run netlab -- nat-direct    # run one
+ *   npm run netlab -- link-cut --dumps out/   # and keep each bot's session
+ *
+ * With `--dumps DIR`, each bot's session dump is written to
+ * `DIR/<scenario>-bot<N>.json`, which the inspector's replay opens.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { preflight } from '../test/netlab/preflight'
 import { runScenario, scenarioNamed, SCENARIOS } from '../test/netlab/scenarios'
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
-const [name, ...rest] = process.argv.slice(2)
+let args
+try {
+  args = parseArgs({ allowPositionals: true, options: { dumps: { type: 'string' } } })
+} catch (error) {
+  process.stderr.write(`netlab: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(2)
+}
+const [name, ...rest] = args.positionals
+const dumps = args.values.dumps
 
 if (!name || rest.length > 0) {
-  out('usage: npm run netlab -- SCENARIO\n\nscenarios:')
+  out('usage: npm run netlab -- SCENARIO [--dumps DIR]\n\nscenarios:')
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(20)} ${s.description}`)
   process.exit(name ? 2 : 0)
 }
@@ -36,6 +51,16 @@ const stamp = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`
 out(`${stamp()} ${scenario.name}: ${scenario.description}`)
 const result = await runScenario(scenario, { log: (line) => out(`${stamp()} ${line}`) })
 out(`${stamp()} timings (ms): ${JSON.stringify(result.timings)}`)
+if (dumps) {
+  mkdirSync(dumps, { recursive: true })
+  for (const run of result.runs) {
+    if (!run.dump) continue
+    const file = join(dumps, `${scenario.name}-bot${run.participant.index}.json`)
+    writeFileSync(file, JSON.stringify(run.dump))
+    out(`${stamp()} bot ${run.participant.index}'s session: ${file}`)
+  }
+  writeFileSync(join(dumps, `${scenario.name}-marks.json`), JSON.stringify(result.marks))
+}
 if (result.problems.length === 0) {
   out(`${stamp()} ${scenario.name}: OK`)
 } else {

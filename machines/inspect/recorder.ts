@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot'
 import type { InspectionEvent, StateValue } from 'xstate'
+import { parseChannelMessage } from '../../protocol/channel'
 import { SignalData } from '../../protocol/messages'
 import { peerIdOfActor } from '../actorIds'
 import { mediaMachine } from '../mediaMachine'
@@ -151,6 +152,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     if (event.type === '@xstate.event') {
       if (!actor || event.event.type.startsWith('xstate.')) return
       const payload: { type: string } & Record<string, unknown> = event.event
+      if (isHeartbeat(payload)) return
       push({
         seq: ++seq,
         t: Date.now(),
@@ -282,6 +284,17 @@ function summary(direction: 'in' | 'out', peerId: string, data: SignalData): Sig
 }
 
 /** A one-line description of an event's payload, without SDP bodies or secrets. */
+/**
+ * The data channel's heartbeat (a ping and a pong each second each way) is
+ * left out of the timeline: it would push everything else out of the ring.
+ * What it finds shows anyway, as the liveness region's states.
+ */
+function isHeartbeat(event: { type: string } & Record<string, unknown>): boolean {
+  if (event.type !== 'channel.message') return false
+  const type = parseChannelMessage(event.data)?.type
+  return type === 'ping' || type === 'pong'
+}
+
 function summarise(event: Record<string, unknown>, redact: boolean): string {
   const { type: _, ...rest } = event
   const text = JSON.stringify(sanitize(rest, redact, 0), (key, value) => (key === 'sdp' ? '…' : value))

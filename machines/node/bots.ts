@@ -30,6 +30,8 @@ export type BotOptions = {
   relay?: boolean
   /** The signaling socket's heartbeat (default the room machine's). */
   heartbeat?: Heartbeat
+  /** How often a recorded bot samples getStats(), ms (default 1 s, as the inspector does). */
+  statsMs?: number
 }
 
 export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
@@ -91,7 +93,7 @@ export function startBot(options: BotOptions, index: number): Bot {
     relayOnly: options.relay,
     heartbeat: options.heartbeat,
   })
-  const stopStats = recorder ? watchStats(call, recorder) : () => undefined
+  const stopStats = recorder ? watchStats(call, recorder, options.statsMs) : () => undefined
   return { index, name, call, joinedAt: Date.now(), recorder, stopStats }
 }
 

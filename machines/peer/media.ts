@@ -56,7 +56,11 @@ export const mediaActions = {
     if (message.type === 'ping') {
       sendOnChannel(context, { type: 'pong', t: message.t })
     } else if (message.type === 'pong') {
-      enqueue.assign({ channelRtt: Math.max(0, Date.now() - message.t) })
+      // The heartbeat's pong comes every second: keep a change worth showing,
+      // not every millisecond of jitter (each change is a state in the timeline).
+      const rtt = Math.max(0, Date.now() - message.t)
+      const last = context.channelRtt
+      if (last === null || Math.abs(rtt - last) >= Math.max(5, last * 0.2)) enqueue.assign({ channelRtt: rtt })
     } else {
       enqueue.sendParent({ type: 'peer.message', peerId: context.peerId, message } satisfies PeerOutputEvent)
     }

@@ -12,10 +12,20 @@ import { peerSetup, type PeerContext, type PeerEvent, type PeerFailure, type Rec
 
 type Args = { context: PeerContext; event: PeerEvent }
 
+/**
+ * The ICE generation the descriptions in force set up: the local and remote
+ * ufrags. Either side's ICE restart, once negotiated, changes it.
+ */
+function iceGeneration(pc: PeerContext['link']['pc']): string {
+  return `${iceUfrags(pc.currentLocalDescription?.sdp)[0] ?? ''}/${iceUfrags(pc.currentRemoteDescription?.sdp)[0] ?? ''}`
+}
+
 export const recoveryDelays = {
   // The polite side waits half as long again before restarting, so the two
   // sides do not restart in lockstep and collide every time.
   disconnected: ({ context }: { context: PeerContext }) => context.timings.disconnectedMs * (context.polite ? 1.5 : 1),
+  heartbeat: ({ context }: { context: PeerContext }) => context.timings.heartbeatMs,
+  silence: ({ context }: { context: PeerContext }) => context.timings.silenceMs,
   connectTimeout: ({ context }: { context: PeerContext }) => context.timings.connectTimeoutMs * (context.polite ? 1.5 : 1),
   answerTimeout: ({ context }: { context: PeerContext }) => context.timings.answerTimeoutMs,
   firstOfferWait: ({ context }: { context: PeerContext }) => context.timings.firstOfferWaitMs,
@@ -27,6 +37,8 @@ export const recoveryGuards = {
   isConnected: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'connected',
   isDisconnected: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'disconnected',
   isFailed: ({ event }: Args) => event.type === 'pc.connectionState' && event.state === 'failed',
+  /** The connection says connected (it may never have said otherwise: silence is the channel's finding, not ICE's). */
+  iceSaysConnected: ({ context }: Args) => context.link.pc.connectionState === 'connected',
   restartsExhausted: ({ context }: Args) => context.link.restarts >= context.timings.maxRestarts,
   /**
    * A restart on a live connection never leaves "connected", so no state
@@ -37,6 +49,15 @@ export const recoveryGuards = {
     const { pc, restartFrom } = context.link
     const ufrag = iceUfrags(pc.currentLocalDescription?.sdp)[0]
     return pc.connectionState === 'connected' && pc.signalingState === 'stable' && ufrag !== undefined && ufrag !== restartFrom
+  },
+  /**
+   * A new ICE generation is in force since the recovery last looked: an ICE
+   * restart, ours or the remote's, has been negotiated and its checks are
+   * running. Restarting again now would throw them away.
+   */
+  newIceGeneration: ({ context }: Args) => {
+    const { pc, generation } = context.link
+    return pc.signalingState === 'stable' && generation !== null && iceGeneration(pc) !== generation
   },
 }
 
@@ -62,7 +83,9 @@ export const recoveryActions = {
         ? 'restart'
         : event.type === 'pc.connectionState' && (event.state === 'disconnected' || event.state === 'failed')
           ? event.state
-          : null
+          : event.type === 'link.silent'
+            ? 'silent'
+            : null
     return { recovering: cause ? { cause, since: Date.now() } : null }
   }),
   /** Back in `connected`: the recovery under way, if any, is done. */
@@ -84,6 +107,8 @@ export const recoveryActions = {
       totalRestarts: context.totalRestarts + 1,
     }
   }),
+  /** Notes the ICE generation in force, which `newIceGeneration` compares with. */
+  noteIceGeneration: peerSetup.assign(({ context }) => ({ link: { ...context.link, generation: iceGeneration(context.link.pc) } })),
   resetRestarts: peerSetup.assign(({ context }) => ({ link: { ...context.link, restarts: 0, failure: null } })),
   /**
    * The first attempt to connect failed although the two sides negotiated

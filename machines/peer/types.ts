@@ -35,6 +35,14 @@ export type PeerTimings = {
   answerTimeoutMs: number
   /** How long a peer that did not start the pair waits for the first offer before making its own (default 1.5 s). */
   firstOfferWaitMs: number
+  /** How often each side pings the other on the data channel (default 1 s). */
+  heartbeatMs: number
+  /**
+   * How long the data channel may bring nothing before the pair counts as
+   * disconnected (default 4 s): libwebrtc takes about 6 s, and sometimes more
+   * than 10 s, to call a dead path `disconnected`.
+   */
+  silenceMs: number
 }
 
 export const DEFAULT_TIMINGS: PeerTimings = {
@@ -44,6 +52,8 @@ export const DEFAULT_TIMINGS: PeerTimings = {
   restartBackoffMs: 2_000,
   answerTimeoutMs: 10_000,
   firstOfferWaitMs: 1_500,
+  heartbeatMs: 1_000,
+  silenceMs: 4_000,
 }
 
 export type PeerInput = {
@@ -93,6 +103,11 @@ export type PeerEvent =
   | { type: 'room.signalingRestored' }
   | { type: 'ui.restartIce' }
   | { type: 'ui.retry' }
+  /** Raised by the `liveness` region: the data channel has brought nothing for `silenceMs`, or brings messages again. */
+  | { type: 'link.silent' }
+  | { type: 'link.heard' }
+  /** Raised on entering `connected`: the liveness region watches the channel afresh. */
+  | { type: 'link.watch' }
 
 /** What a peer actor tells the room. */
 export type PeerOutputEvent =
@@ -103,8 +118,8 @@ export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 export type PeerError = { at: number; where: string; name: string; message: string }
 
-/** Why the pair left `connected`: its connection state, or someone asked for an ICE restart. */
-export type RecoveryCause = 'disconnected' | 'failed' | 'restart'
+/** Why the pair left `connected`: its connection state, the data channel's silence, or someone asked for an ICE restart. */
+export type RecoveryCause = 'disconnected' | 'failed' | 'silent' | 'restart'
 /** One recovery of the pair: what broke it, and how long until it was connected again. */
 export type Recovery = { cause: RecoveryCause; ms: number }
 /**
@@ -148,6 +163,13 @@ export type Link = {
   restarts: number
   /** The local ICE ufrag when the last restart began; the restart is done once it changes. */
   restartFrom: string | null
+  /**
+   * The ICE generation (local and remote ufrags of the current descriptions)
+   * the `connection` region is waiting on while it recovers. A restart
+   * negotiated by either side gives a new one, and a new generation's
+   * checks get their full wait before the next restart.
+   */
+  generation: string | null
   failure: PeerFailure | null
 }
 
@@ -201,7 +223,7 @@ export type PeerContext = {
   uplinkBps: number
   /** The parameters the camera sender should use for this mesh size, and whether they took. */
   encoding: { camera: VideoEncoding; screen: VideoEncoding | null; applied: boolean; error: string | null }
-  /** Round-trip time over the data channel, in ms. */
+  /** Round-trip time over the data channel, in ms: the heartbeat's, updated when it changes by 20 % (and 5 ms) or more. */
   channelRtt: number | null
   errors: PeerError[]
   /** Signaling dropped as stale, by reason (for the inspector and tests). */
@@ -232,3 +254,5 @@ export const peerSetup = setup({
 
 /** The id of the negotiation region, for `stateIn` guards. */
 export const NEGOTIATION = '#peer.active.negotiation'
+/** The id path of the liveness region, for `stateIn`. */
+export const LIVENESS = '#peer.active.liveness'

@@ -79,6 +79,87 @@ describe('ICE restarts on a network that breaks', () => {
     await until(network, () => a().hasTag('connected'), 'connected again')
   })
 
+  it("takes the other side's restart as its own recovery: no second restart on top of it", async () => {
+    // The impolite side's disconnected delay ends first (the polite one waits
+    // 1.5×), so its restart offer reaches the polite side while that one is
+    // still waiting in `disconnected`.
+    const { pair, network } = await connected({ ...FAST, disconnectedMs: 400, restartBackoffMs: 2_000 })
+    const [polite, impolite] = pair.refs.a.getSnapshot().context.polite ? [pair.refs.a, pair.refs.b] : [pair.refs.b, pair.refs.a]
+    const states: string[] = []
+    polite.subscribe((s) => states.push(JSON.stringify(s.value)))
+    network.partition('a', 'b')
+    await waitUntil(() => impolite.getSnapshot().context.totalRestarts === 1, { what: 'the impolite side to restart' })
+    await waitUntil(() => polite.getSnapshot().matches({ active: { connection: 'recovering' } }), {
+      what: "the polite side to wait on the other's restart",
+    })
+    expect(polite.getSnapshot().context.totalRestarts).toBe(0)
+    network.heal('a', 'b')
+    await until(network, () => polite.getSnapshot().hasTag('connected') && impolite.getSnapshot().hasTag('connected'), 'connected again')
+    // It went from disconnected to recovering without restarting itself, and
+    // recorded the recovery.
+    expect(states.some((s) => s.includes('"connection":"disconnected"'))).toBe(true)
+    expect(polite.getSnapshot().context.totalRestarts).toBe(0)
+    expect(polite.getSnapshot().context.recoveries.map((r) => r.cause)).toEqual(['disconnected'])
+    expect(impolite.getSnapshot().context.totalRestarts).toBe(1)
+  })
+
+  it('calls a silent channel disconnected before ICE notices, and connected again once it is heard', async () => {
+    const { pair, network } = await connected({ ...FAST, heartbeatMs: 100, silenceMs: 300, disconnectedMs: 60_000 })
+    const a = () => pair.refs.a.getSnapshot()
+    network.stall('a', 'b')
+    await waitUntil(() => a().matches({ active: { connection: 'disconnected' } }), { what: 'a to hear nothing and disconnect' })
+    // ICE never said otherwise: this is the channel's finding.
+    expect(a().context.link.pc.connectionState).toBe('connected')
+    expect(a().hasTag('reconnecting')).toBe(true)
+    network.unstall('a', 'b')
+    await waitUntil(() => a().hasTag('connected'), { what: 'a connected again once heard' })
+    expect(a().context.recoveries.map((r) => r.cause)).toEqual(['silent'])
+    expect(a().context.totalRestarts).toBe(0)
+  })
+
+  it('does not take a restart negotiated while the channel is silent as recovered: only hearing the remote again is', async () => {
+    const { pair, network } = await connected({ ...FAST, heartbeatMs: 100, silenceMs: 300, disconnectedMs: 200, restartBackoffMs: 60_000 })
+    const sides = [pair.refs.a, pair.refs.b]
+    network.stall('a', 'b')
+    // One side restarts (the other takes that restart as its own recovery).
+    await waitUntil(() => sides.some((ref) => ref.getSnapshot().context.totalRestarts === 1), { what: 'a restart after the silence' })
+    // Signaling still works: the restart is negotiated, and ICE says connected throughout.
+    await waitUntil(
+      () =>
+        sides.every((ref) => {
+          const s = ref.getSnapshot()
+          return (
+            s.matches({ active: { negotiation: 'stable', connection: 'recovering' } }) && s.context.link.pc.connectionState === 'connected'
+          )
+        }),
+      { what: 'the restart negotiated, both sides recovering' },
+    )
+    expect(sides.map((ref) => ref.getSnapshot().hasTag('reconnecting'))).toEqual([true, true])
+    network.unstall('a', 'b')
+    await waitUntil(() => sides.every((ref) => ref.getSnapshot().hasTag('connected')), { what: 'both connected once heard' })
+    expect(sides.map((ref) => ref.getSnapshot().context.totalRestarts).sort()).toEqual([0, 1])
+  })
+
+  it("gives ICE's word a fresh wait: connected again while the channel is silent, it disconnects again if silence goes on", async () => {
+    const { pair, network } = await connected({ ...FAST, heartbeatMs: 100, silenceMs: 300, disconnectedMs: 60_000 })
+    const a = () => pair.refs.a.getSnapshot()
+    network.stall('a', 'b')
+    network.partition('a', 'b')
+    await waitUntil(() => a().matches({ active: { connection: 'disconnected', liveness: 'silent' } }), {
+      what: 'a disconnected and silent',
+    })
+    // ICE comes back, the channel does not.
+    network.heal('a', 'b')
+    await waitUntil(() => a().matches({ active: { connection: 'connected', liveness: 'hearing' } }), { what: "a connected on ICE's word" })
+    await waitUntil(() => a().matches({ active: { connection: 'disconnected', liveness: 'silent' } }), {
+      what: 'a disconnected again by the silence',
+    })
+    expect(a().context.link.pc.connectionState).toBe('connected')
+    network.unstall('a', 'b')
+    await waitUntil(() => a().hasTag('connected'), { what: 'a connected once heard' })
+    expect(a().context.recoveries.map((r) => r.cause)).toEqual(['disconnected', 'silent'])
+  })
+
   it('gives up after the bounded restarts, with backoff, and ends failed with the reason', async () => {
     const { pair, network } = await connected()
     const a = () => pair.refs.a.getSnapshot()

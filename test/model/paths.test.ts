@@ -149,6 +149,10 @@ const SIMULATED_TIMINGS: Partial<PeerTimings> = {
   maxRestarts: 3,
   connectTimeoutMs: 2_000,
   answerTimeoutMs: 1_000,
+  // The channel's silence tells a partition too: a heartbeat every 100 ms,
+  // silent after 300 ms without a message.
+  heartbeatMs: 100,
+  silenceMs: 300,
 }
 
 type IceFailure = (network: SimulatedNetwork, pair: Pair, side: Side) => Promise<void>
@@ -187,6 +191,12 @@ const ICE_FAILURES: Record<string, IceFailure> = {
     pair.refs[side].send({ type: 'ui.restartIce' })
     network.heal('a', 'b')
   },
+  /** The path dies without ICE noticing: the channel's silence disconnects the side, and the heartbeat, heard again, reconnects it. */
+  async stalled(network, pair, side) {
+    network.stall('a', 'b')
+    await until(pair, () => at(pair, side).hasTag('reconnecting'), `${side} to hear nothing and disconnect`)
+    network.unstall('a', 'b')
+  },
   /** Out until the side gives up; once the network is back, the user retries (and restarts the other side, if it gave up too). */
   async outageThenRetry(network, pair, side) {
     network.partition('a', 'b')
@@ -201,18 +211,18 @@ const ICE_FAILURES: Record<string, IceFailure> = {
     const remote = side === 'a' ? 'b' : 'a'
     if (at(pair, remote).hasTag('failed')) pair.refs[remote].send({ type: 'ui.restartIce' })
   },
-  /** Out until the side gives up; the other side, still restarting, brings the connection back once the network is. */
+  /** Out until both sides give up; once the network is back, the other side's user restarts ICE, which brings both back. */
   async outageThenRemoteRestart(network, pair, side) {
     network.partition('a', 'b')
+    const remote = side === 'a' ? 'b' : 'a'
     await until(
       pair,
-      () => at(pair, side).hasTag('failed'),
-      `${side} to give up`,
+      () => at(pair, side).hasTag('failed') && at(pair, remote).hasTag('failed'),
+      'both sides to give up',
       () => network.advance(),
     )
     network.heal('a', 'b')
-    const remote = side === 'a' ? 'b' : 'a'
-    if (at(pair, remote).hasTag('failed')) pair.refs[remote].send({ type: 'ui.restartIce' })
+    pair.refs[remote].send({ type: 'ui.restartIce' })
   },
 }
 const SHAPES = Object.values(ICE_FAILURES)
@@ -551,6 +561,19 @@ const UNCOVERED_TRANSITIONS: Record<string, string> = {
   'active.connection.connected · pc.connectionState [isFailed]':
     'ICE leaves connected through disconnected on both backends (the simulation fails a connection only after ' +
     'disconnected; libwebrtc on loopback never fails): a direct connected → failed needs a DTLS failure',
+  'active.connection.disconnected · always [newIceGeneration]':
+    "needs the other side's restart offer to arrive while this side waits out its disconnected delay, with the " +
+    'network still down; the model holds signaling until its delivery events, by when the side has restarted ' +
+    'itself; tested in peerMachine.ice.test.ts ("takes the other side\'s restart as its own recovery") and on real ' +
+    "libwebrtc by the network lab (link-cut: the far sides wait on the cut side's restart)",
+  'active.connection.recovering · link.heard [restartCompleted]':
+    'needs a restart negotiated while the channel is silent and ICE still says connected, then the channel heard: ' +
+    'the model holds signaling, so the restart is negotiated only at its delivery events, after the stall has ' +
+    "healed; tested in peerMachine.ice.test.ts ('a restart negotiated while the channel is silent')",
+  'active.liveness.silent · link.watch':
+    'needs ICE connected again while the channel stays silent; on the simulated network the channel carries ' +
+    'messages whatever the ICE state, so once a partition heals it is heard before (or as) ICE reconnects; ' +
+    'tested in peerMachine.ice.test.ts ("gives ICE\'s word a fresh wait")',
   'active.connection.disconnected · pc.connectionState':
     'only connected and failed follow disconnected on the simulated network (closed never reaches the machine: ' +
     'the listeners go before the connection closes), and libwebrtc on loopback never disconnects',

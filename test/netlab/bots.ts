@@ -11,6 +11,9 @@ import { waitFor } from './probes'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 
+/** How often each lab bot samples its stats, ms. */
+export const STATS_MS = 250
+
 /** The bot CLI's `--json` summary (see scripts/bot.ts). */
 export type BotSummary = {
   ok: boolean
@@ -94,6 +97,9 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
     ...(options.progress ? [] : ['--json']),
     '--dump',
     dumpFile,
+    // Four samples a second: a recovery's first frames are dated to within 250 ms.
+    '--stats-ms',
+    String(STATS_MS),
     ...(options.relay ? ['--relay'] : []),
   ]
   const proc = lab.spawn(participant.home, process.execPath, args, { cwd: ROOT })

@@ -4,7 +4,7 @@
  * session dump. Each check returns what is wrong, as sentences.
  */
 import type { BotRun } from './bots'
-import { peerMoments, statsOf, type PeerMoment } from './timeline'
+import { firstAfter, peerMoments, statsOf, type PeerMoment } from './timeline'
 
 /** When each step of a drive happened, ms since the epoch, by name. */
 export type Marks = Record<string, number>
@@ -74,6 +74,36 @@ export function videoThroughout(s: Side, from: number, to: number): string[] {
 }
 
 /**
+ * The pair of a participant whose link was cut from `marks.cut` to
+ * `marks.restored`: it left `connected` while cut (when `mustNotice`), was
+ * connected again after, on the same RTCPeerConnection (its signaling
+ * session unchanged), recorded a recovery from silence, `disconnected` or `failed`
+ * (when it noticed), and decoded video after it was back.
+ */
+export function recoveredInPlace(s: Side, marks: Marks, { mustNotice }: { mustNotice: boolean }): string[] {
+  const before = s.moments.find((m) => m.state === 'connected' && m.t < marks.cut)
+  if (!before) return [`${s.who} was not connected before the cut`]
+  const problems: string[] = []
+  const noticed = leftConnectedAfter(s, marks) !== null
+  if (mustNotice && !noticed)
+    problems.push(`${s.who} never left connected while cut (states ${JSON.stringify(s.moments.map((m) => [m.t - marks.cut, m.state]))})`)
+  // A side that never noticed is still connected: its moment at the restore is the one to go on from.
+  const back = noticed ? firstAfter(s.moments, marks.restored, 'connected') : s.moments.filter((m) => m.t <= marks.restored).at(-1)
+  if (!back || back.state !== 'connected') return [...problems, `${s.who} was not connected again after the restore`]
+  const since = s.moments.filter((m) => m.t >= before.t)
+  if (sessions(since).length > 1)
+    problems.push(`${s.who} made a new connection (sessions ${sessions(since).join(', ')}) rather than recover the old one`)
+  const recoveries = s.moments.at(-1)?.recoveries ?? []
+  if (noticed && !recoveries.some((r) => r.cause !== 'restart'))
+    problems.push(`${s.who} recorded no recovery from silence, 'disconnected' or 'failed' (${JSON.stringify(recoveries)})`)
+  const frames = s.peerId
+    ? statsOf(s.run.dump, s.peerId).filter((sample) => sample.t > Math.max(back.t, marks.restored) && (sample.fps ?? 0) > 0)
+    : []
+  if (frames.length === 0) problems.push(`${s.who} decoded no video after it was connected again`)
+  return problems
+}
+
+/**
  * A pair that cannot connect and has no relay: never connected, and the
  * peer reported `no-relay` within its first failed attempt (at most one ICE
  * restart begun), in its timeline and, if the bot's summary still lists
@@ -99,4 +129,20 @@ export function noRelay(s: Side): string[] {
 export function noRelayAfter(s: Side): number | null {
   const diagnosed = s.moments.find((m) => m.failure?.reason === 'no-relay')
   return diagnosed && s.moments[0] ? diagnosed.t - s.moments[0].t : null
+}
+
+/** ms from `marks.cut` to the side's first state other than `connected` before `marks.restored`; null if it stayed connected. */
+export function leftConnectedAfter(s: Side, marks: Marks): number | null {
+  const left = s.moments.find((m) => m.t >= marks.cut && m.t <= marks.restored && m.state !== 'connected')
+  return left ? left.t - marks.cut : null
+}
+
+/**
+ * ms from `from` to the first stats sample after it in which the side
+ * decoded video: the first new frames, dated to within one sample period
+ * (the lab's bots sample four times a second); null if none came.
+ */
+export function videoBackAfter(s: Side, from: number): number | null {
+  const sample = s.peerId ? statsOf(s.run.dump, s.peerId).find((x) => x.t > from && (x.fps ?? 0) > 0) : undefined
+  return sample ? sample.t - from : null
 }

@@ -9,10 +9,23 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CandidatePair } from '../../machines/node/bots'
 import { connectTimes, runBot, startBot, type BotRun, type LiveBot, type Progress } from './bots'
-import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, type Fault } from './faults'
+import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, cutLink, type Fault } from './faults'
 import { createLab, type Lab, type NatKind, type Participant } from './lab'
 import { startCoturn, startLabRoomServer, TURN_PORT, type LabServer } from './services'
-import { callEnd, connected, neverDropped, noRelay, noRelayAfter, readable, side, videoThroughout, type Marks } from './checks'
+import {
+  callEnd,
+  connected,
+  leftConnectedAfter,
+  neverDropped,
+  noRelay,
+  noRelayAfter,
+  readable,
+  recoveredInPlace,
+  side,
+  videoBackAfter,
+  videoThroughout,
+  type Marks,
+} from './checks'
 import { firstAfter, roomMoments } from './timeline'
 
 /** The room server's port inside the lab. */
@@ -60,6 +73,8 @@ export type ScenarioResult = {
   pairs: string[]
   /** ms: lab built, servers up, and each bot's time from meeting its peer to connected. */
   timings: Record<string, number | null>
+  /** When the drive's steps happened (ms since the epoch), by name. */
+  marks: Marks
 }
 
 /** How long each bot stays in the call. Connecting takes a few seconds; the rest proves it holds. */
@@ -109,6 +124,8 @@ function checkPairs(runs: BotRun[], what: string, good: (pair: CandidatePair) =>
   return problems
 }
 
+/** How long the link-cut scenario cuts the link, ms: the scenario's definition. */
+const CUT_MS = 10_000
 /** How long the signaling-blackhole scenario drops signaling, ms: the scenario's definition. */
 const OUTAGE_MS = 20_000
 
@@ -164,6 +181,61 @@ export const SCENARIOS: Scenario[] = [
       ]
     },
     measure: (runs) => ({ bot1NoRelayMs: noRelayAfter(side(runs, 1, 2)), bot2NoRelayMs: noRelayAfter(side(runs, 2, 1)) }),
+  },
+  {
+    name: 'link-cut',
+    description: `three bots behind EIM NATs; participant 1's link is cut both ways for ${CUT_MS / 1000} s: the far sides of its pairs go reconnecting, its pairs recover on the same connections, and the other pair never drops`,
+    nats: ['eim', 'eim', 'eim'],
+    drive: async ({ lab, log, bot, mark }) => {
+      const bots = lab.participants.map((p) => bot(p, 50))
+      await Promise.all(bots.map((b) => b.until(connectedTo(2), 'connected to both others', 40_000)))
+      const cut = cutLink(lab, lab.participants[0])
+      mark('cut')
+      log(`fault: ${cut.name} for ${CUT_MS / 1000} s`)
+      try {
+        await sleep(CUT_MS)
+      } finally {
+        cut.restore()
+      }
+      const restored = mark('restored')
+      log('link restored')
+      await Promise.all(bots.map((b) => b.until(connectedTo(2), 'connected to both others again', 40_000)))
+      log(`every bot shows every pair connected again, ${mark('reconnected') - restored} ms after the restore`)
+      return Promise.all(bots.map((b) => b.done))
+    },
+    check: (runs, marks) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      const end = callEnd(runs)
+      return [
+        // The far sides must notice the cut. The cut side itself does not
+        // always: in 2 runs of 8 its libwebrtc kept one pair connected through
+        // the whole 10 s (it calls a pair disconnected only once the selected
+        // connection is unwritable, after several unanswered checks), while
+        // the far side went disconnected and restarted ICE. So it is
+        // measured (bot1→NLeftConnectedMs), not asserted.
+        ...[side(runs, 2, 1), side(runs, 3, 1)].flatMap((s) => recoveredInPlace(s, marks, { mustNotice: true })),
+        ...[side(runs, 1, 2), side(runs, 1, 3)].flatMap((s) => recoveredInPlace(s, marks, { mustNotice: false })),
+        ...[side(runs, 2, 3), side(runs, 3, 2)].flatMap((s) => neverDropped(s, end)),
+      ]
+    },
+    measure: (runs, marks) => {
+      const out: Record<string, number | null> = {}
+      for (const [from, to] of [
+        [1, 2],
+        [2, 1],
+        [1, 3],
+        [3, 1],
+      ]) {
+        const s = side(runs, from, to)
+        const back = firstAfter(s.moments, marks.restored, 'connected')
+        out[`bot${from}→${to}RestoreToConnectedMs`] = back ? back.t - marks.restored : null
+        out[`bot${from}→${to}RestoreToVideoMs`] = videoBackAfter(s, marks.restored)
+        out[`bot${from}→${to}IceRestarts`] = s.moments.at(-1)?.restarts ?? null
+        out[`bot${from}→${to}LeftConnectedMs`] = leftConnectedAfter(s, marks)
+      }
+      return out
+    },
   },
   {
     name: 'signaling-blackhole',
@@ -322,7 +394,7 @@ export async function runScenario(
     if (problems.length > 0) {
       problems.push(`room server log:\n${room.process.output().slice(-3000)}`, `coturn log:\n${turn.process.output().slice(-4000)}`)
     }
-    return { name: scenario.name, problems, runs, pairs, timings }
+    return { name: scenario.name, problems, runs, pairs, timings, marks }
   } finally {
     for (const server of servers.reverse()) await server.stop()
     lab.teardown()

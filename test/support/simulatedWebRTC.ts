@@ -34,6 +34,9 @@ export type SimulatedNetwork = {
   /** ICE between labels `a` and `b` breaks: connected pcs go `disconnected` now, `failed` at the next advance(). */
   partition(a: string, b: string): void
   heal(a: string, b: string): void
+  /** The path goes dead without ICE noticing: data-channel messages are lost, until `unstall`. */
+  stall(a: string, b: string): void
+  unstall(a: string, b: string): void
   /** Runs the scheduled network events (disconnected → failed, …), then settles. */
   advance(): Promise<void>
   /** Runs microtasks and queued tasks until nothing is pending. */
@@ -49,6 +52,8 @@ export function createSimulatedNetwork(): SimulatedNetwork {
     webrtc: (label, options) => createImpl(net, label, options?.devices ?? 'all'),
     partition: (a, b) => net.partition(a, b),
     heal: (a, b) => net.heal(a, b),
+    stall: (a, b) => net.stall(a, b),
+    unstall: (a, b) => net.unstall(a, b),
     advance: () => net.advance(),
     settle: () => net.settle(),
     connections: (label) => net.pcs.filter((pc) => label === undefined || pc.label === label),

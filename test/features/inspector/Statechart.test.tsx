@@ -10,8 +10,8 @@ import { Statechart } from '../../../src/features/inspector/Statechart'
 afterEach(cleanup)
 
 const NEGOTIATION = 'peer.active.negotiation'
-const OFFERING = { active: { negotiation: 'makingOffer', connection: 'connecting', channel: 'closed' } }
-const CONNECTED = { active: { negotiation: 'stable', connection: 'connected', channel: 'open' } }
+const OFFERING = { active: { negotiation: 'makingOffer', connection: 'connecting', channel: 'closed', liveness: 'idle' } }
+const CONNECTED = { active: { negotiation: 'stable', connection: 'connected', channel: 'open', liveness: 'hearing' } }
 
 function allStateIds(stateNode: AnyStateNode): string[] {
   return [stateNode.id, ...Object.values(stateNode.states).flatMap(allStateIds)]
@@ -85,6 +85,8 @@ describe('Statechart', () => {
         'peer.active.connection.connecting',
         'peer.active.channel',
         'peer.active.channel.closed',
+        'peer.active.liveness',
+        'peer.active.liveness.idle',
       ].sort(),
     )
     expect(svg.querySelector(`[data-state-id="${NEGOTIATION}.makingOffer"]`)?.getAttribute('class')).toContain('statechart__state--active')
@@ -100,6 +102,8 @@ describe('Statechart', () => {
         'peer.active.connection.connected',
         'peer.active.channel',
         'peer.active.channel.open',
+        'peer.active.liveness',
+        'peer.active.liveness.hearing',
       ].sort(),
     )
     expect(svg.querySelector(`[data-state-id="${NEGOTIATION}.makingOffer"]`)?.hasAttribute('data-active')).toBe(false)
@@ -127,7 +131,7 @@ describe('Statechart', () => {
     render(<Statechart machine={peerMachine} actorId="p1" value={OFFERING} title="peer bob" />)
     const svg = await chart()
     expect(svg.getAttribute('aria-label')).toBe(
-      'peer bob statechart; active: active.negotiation.makingOffer, active.connection.connecting, active.channel.closed',
+      'peer bob statechart; active: active.negotiation.makingOffer, active.connection.connecting, active.channel.closed, active.liveness.idle',
     )
     const list = screen.getByRole('list', { name: 'Active states of peer bob' })
     expect(

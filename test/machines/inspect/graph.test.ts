@@ -167,7 +167,7 @@ describe('activeStateIds', () => {
   })
 
   test('every region of the peer machine is followed', () => {
-    const value = { active: { negotiation: 'makingOffer', connection: 'connecting', channel: 'closed' } }
+    const value = { active: { negotiation: 'makingOffer', connection: 'connecting', channel: 'closed', liveness: 'silent' } }
     expect(activeStateIds(peerMachine, value)).toEqual([
       'peer',
       'peer.active',
@@ -177,6 +177,8 @@ describe('activeStateIds', () => {
       'peer.active.connection.connecting',
       'peer.active.channel',
       'peer.active.channel.closed',
+      'peer.active.liveness',
+      'peer.active.liveness.silent',
     ])
   })
 
@@ -190,6 +192,8 @@ describe('activeStateIds', () => {
       'peer.active.connection.connecting',
       'peer.active.channel',
       'peer.active.channel.closed',
+      'peer.active.liveness',
+      'peer.active.liveness.idle',
     ])
   })
 

@@ -50,6 +50,17 @@ describe('the inspector recorder', () => {
     pair.stop()
   })
 
+  it("leaves the channel's heartbeat out of the timeline, and keeps its other messages", async () => {
+    const { recorder, pair } = await recordedPair()
+    // A heartbeat or two each way, then a chat message.
+    await waitUntil(() => (pair.refs.a.getSnapshot().context.channelRtt ?? -1) >= 0, { what: "a's first pong" })
+    pair.refs.a.send({ type: 'channel.send', message: { type: 'chat', id: 'm1', text: 'salut', sentAt: Date.now() } })
+    const received = () => recorder.entries().filter((e) => e.kind === 'event' && e.actor === 'b' && e.event === 'channel.message')
+    await waitUntil(() => received().length > 0, { what: 'the chat message recorded' })
+    expect(received().map((e) => (e.kind === 'event' ? e.summary : ''))).toEqual([expect.stringContaining('salut')])
+    pair.stop()
+  })
+
   it('exports a dump that imports back to the same timeline', async () => {
     const { recorder, pair } = await recordedPair()
     recorder.recordStats('a', {

@@ -50,8 +50,8 @@ export class SimulatedDataChannel extends SimEventTarget {
     const peer = this.peer
     if (!peer) return
     this.pc.net.queueTask(() => {
-      // Lost while the path is cut: the simulation does not retransmit.
-      if (peer.readyState !== 'open' || this.pc.net.isPartitioned(this.pc.label, peer.pc.label)) return
+      // Lost while the path is cut or stalled: the simulation does not retransmit.
+      if (peer.readyState !== 'open' || !this.pc.net.carries(this.pc.label, peer.pc.label)) return
       peer.dispatchEvent(new MessageEvent('message', { data }))
     })
   }

@@ -23,6 +23,8 @@ export class Network {
   private counters = new Map<string, number>()
   readonly pcs: SimulatedPeerConnection[] = []
   private partitions = new Set<string>()
+  /** Pairs whose path is dead although ICE has not noticed: data-channel messages are lost, ICE stays as it is. */
+  private stalls = new Set<string>()
   private tasks: (() => void)[] = []
   private pumping = false
   private checkQueued = false
@@ -84,6 +86,25 @@ export class Network {
   heal(a: string, b: string): void {
     this.partitions.delete(this.key(a, b))
     this.scheduleCheck()
+  }
+
+  /**
+   * The path between `a` and `b` goes dead without ICE noticing (as
+   * libwebrtc takes seconds to): data-channel messages are lost, the ICE
+   * state does not change. `unstall` ends it.
+   */
+  stall(a: string, b: string): void {
+    this.stalls.add(this.key(a, b))
+  }
+
+  unstall(a: string, b: string): void {
+    this.stalls.delete(this.key(a, b))
+  }
+
+  /** Whether what `a` sends reaches `b`: not partitioned, not stalled. */
+  carries(a: string, b: string): boolean {
+    const key = this.key(a, b)
+    return !this.partitions.has(key) && !this.stalls.has(key)
   }
 
   /** Network time passes: what is cut off for a while fails. */
