@@ -316,7 +316,7 @@ export const peerMachine = peerSetup
                 on: { 'channel.message': { target: 'hearing', reenter: true } },
               },
               silent: {
-                entry: raise({ type: 'link.silent' }),
+                entry: [raise({ type: 'link.silent' }), 'tellSilent'],
                 on: {
                   'channel.message': { target: 'hearing', actions: raise({ type: 'link.heard' }) },
                   // Connected again by ICE's word: give the channel its full wait again.

@@ -392,6 +392,8 @@ export const roomMachine = setup({
         'socket.invalidFrame': { actions: 'logInvalidFrame' },
         'peer.signal': { actions: 'sendSignal' },
         'peer.message': { actions: 'receiveMessage' },
+        // A peer's path went silent: a network change takes the socket with it, so ask it now.
+        'peer.silent': { actions: sendTo('socket', { type: 'socket.probe' }) },
         'ui.chat': { actions: 'sendChat' },
         'ui.leave': '.leaving',
       },

@@ -24,7 +24,11 @@ export type SocketEvent =
   | { type: 'socket.invalidFrame'; reason: string }
   | { type: 'socket.left' }
 
-export type SocketCommand = { type: 'socket.send'; message: ClientMessage } | { type: 'socket.bye' }
+export type SocketCommand =
+  | { type: 'socket.send'; message: ClientMessage }
+  | { type: 'socket.bye' }
+  /** Something else went dead (a peer's channel): ping now, and reconnect unless the server answers within `probeMs`. */
+  | { type: 'socket.probe' }
 
 export type SocketInput = {
   host: string
@@ -45,9 +49,19 @@ export type SocketInput = {
  * that forgot the connection, a Wi-Fi that went away) leaves a TCP socket
  * open for minutes.
  */
-export type Heartbeat = { intervalMs: number; timeoutMs: number }
+export type Heartbeat = {
+  intervalMs: number
+  timeoutMs: number
+  /**
+   * How long a probe (`socket.probe`) waits for the server. A network change
+   * kills the media paths and the signaling socket at once; when a peer's
+   * channel goes silent the socket is asked now, rather than at its next
+   * silent `timeoutMs`, so the ICE restart has signaling to go over.
+   */
+  probeMs: number
+}
 
-export const DEFAULT_HEARTBEAT: Heartbeat = { intervalMs: 4_000, timeoutMs: 12_000 }
+export const DEFAULT_HEARTBEAT: Heartbeat = { intervalMs: 4_000, timeoutMs: 12_000, probeMs: 2_000 }
 
 const EVENT_TYPES = {
   welcome: 'room.welcome',
@@ -162,9 +176,22 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
     }
     send(toEvent(parsed.message))
   })
+  let probe: ReturnType<typeof setTimeout> | undefined
   receive((command) => {
     if (command.type === 'socket.send') {
       pacer.push(encode(command.message))
+      return
+    }
+    if (command.type === 'socket.probe') {
+      if (probe !== undefined || socket.readyState !== PartySocket.OPEN) return
+      const sentAt = Date.now()
+      pacer.push(encode({ type: 'ping' }))
+      probe = setTimeout(() => {
+        probe = undefined
+        if (heardAt >= sentAt || socket.readyState !== PartySocket.OPEN) return
+        heardAt = Date.now()
+        socket.reconnect(CloseCode.heartbeat, 'no answer to probe')
+      }, input.heartbeat.probeMs)
       return
     }
     pacer.clear()
@@ -174,6 +201,7 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
   })
   return () => {
     clearInterval(heartbeat)
+    clearTimeout(probe)
     pacer.clear()
     socket.close()
   }

@@ -16,7 +16,7 @@ import { peerTag } from '../machines/peerMachine'
 
 function usage(message: string): never {
   process.stderr.write(
-    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE [--stats-ms MS]] [--relay]\n`,
+    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE [--stats-ms MS]] [--relay] [--noise]\n`,
   )
   process.exit(2)
 }
@@ -34,6 +34,8 @@ try {
       dump: { type: 'string' },
       relay: { type: 'boolean', default: false },
       'stats-ms': { type: 'string', default: '1000' },
+      // A camera of random pixels, which takes all the bitrate it is given.
+      noise: { type: 'boolean', default: false },
     },
   }))
 } catch (error) {
@@ -75,7 +77,16 @@ function progress(bot: Bot) {
 
 for (let i = 1; i <= count; i++) {
   const bot = startBot(
-    { host: values.host, room: values.room, count, token: values.token, record: values.dump !== undefined, relay: values.relay, statsMs },
+    {
+      host: values.host,
+      room: values.room,
+      count,
+      token: values.token,
+      record: values.dump !== undefined,
+      relay: values.relay,
+      statsMs,
+      scene: values.noise ? 'noise' : 'bars',
+    },
     i,
   )
   bots.push(bot)

@@ -13,7 +13,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { preflight } from '../test/netlab/preflight'
-import { runScenario, scenarioNamed, SCENARIOS } from '../test/netlab/scenarios'
+import { scenarioNamed, SCENARIOS } from '../test/netlab/catalog'
+import { runScenario } from '../test/netlab/scenarios'
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 let args

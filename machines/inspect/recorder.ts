@@ -358,6 +358,9 @@ const Sample = v.object({
   lossPct: v.nullable(v.number()),
   jitterMs: v.nullable(v.number()),
   fps: v.nullable(v.number()),
+  // Added later: dumps from before have neither.
+  audioPps: v.optional(v.nullable(v.number()), null),
+  videoOutBps: v.optional(v.nullable(v.number()), null),
   pair: v.nullable(v.looseObject({ localType: v.string(), remoteType: v.string(), protocol: v.string() })),
 })
 const Signal = v.object({

@@ -37,6 +37,10 @@ export type StatsSample = {
   jitterMs: number | null
   /** Frames decoded per second by the busiest inbound video stream. */
   fps: number | null
+  /** Incoming audio packets per second, every inbound audio stream together (Opus sends 50 a second). */
+  audioPps: number | null
+  /** Outgoing video bitrate, bit/s: outbound-rtp `bytesSent` of the video streams only. */
+  videoOutBps: number | null
   pair: CandidatePairSummary | null
 }
 
@@ -140,6 +144,15 @@ export function sampleFrom(previous: StatsSnapshot | null, current: StatsSnapsho
     lossPct: before === null ? null : lossOver(before, inbound),
     jitterMs: worstJitterMs(video) ?? worstJitterMs(audio),
     fps: perSecond(video, 'framesDecoded', (values) => Math.max(...values)),
+    audioPps: perSecond(audio, 'packetsReceived', sum),
+    videoOutBps: (() => {
+      const bytes = perSecond(
+        ofType(current, 'outbound-rtp').filter(([, stat]) => kindOf(stat) === 'video'),
+        'bytesSent',
+        sum,
+      )
+      return bytes === null ? null : bytes * 8
+    })(),
     pair: pairSummary(current),
   }
 }

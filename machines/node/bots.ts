@@ -32,6 +32,8 @@ export type BotOptions = {
   heartbeat?: Heartbeat
   /** How often a recorded bot samples getStats(), ms (default 1 s, as the inspector does). */
   statsMs?: number
+  /** What the bot's camera shows (default colour bars; `noise` takes all the bitrate it is given). */
+  scene?: 'bars' | 'noise'
 }
 
 export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
@@ -86,7 +88,7 @@ export function startBot(options: BotOptions, index: number): Bot {
     room: options.room,
     name,
     token: options.token,
-    webrtc: nodeWebRTC({ label: name }),
+    webrtc: nodeWebRTC({ label: name, scene: options.scene }),
     log,
     timings: options.timings,
     media: options.media,

@@ -13,6 +13,7 @@
  * for (const track of stream.getTracks()) track.stop()
  * ```
  */
+import { randomFillSync } from 'node:crypto'
 import wrtc from '@roamhq/wrtc'
 import type { NodeWebRTC } from './wrtc'
 
@@ -34,6 +35,14 @@ export type SyntheticMediaOptions = {
    * `denied` (getUserMedia and getDisplayMedia reject `NotAllowedError`).
    */
   devices?: 'all' | 'none' | 'audio-only' | 'denied'
+  /**
+   * What the camera shows: `bars` (default: colour bars with a moving
+   * square, which compress to well under 100 kbit/s) or `noise` (random
+   * pixels, an eighth of them fresh in every frame, which take all the
+   * bitrate the encoder is given, as a busy scene does: for tests of
+   * congestion control).
+   */
+  scene?: 'bars' | 'noise'
 }
 
 /** The media members of {@link NodeWebRTC}. */
@@ -77,7 +86,7 @@ export function syntheticMedia(options: SyntheticMediaOptions = {}): SyntheticDe
       if (wantsAudio) tracks.push(startTone(toneHz, `${label} microphone`))
       if (wantsVideo) {
         const device = { deviceId: CAMERA_ID, label: `${label} camera`, isScreencast: false }
-        tracks.push(startVideo(camera, colourBars, device))
+        tracks.push(startVideo(camera, options.scene === 'noise' ? noise() : colourBars, device))
       }
       return new wrtc.MediaStream(tracks)
     },
@@ -180,6 +189,26 @@ function startTone(toneHz: number, label: string): MediaStreamTrack {
     }
   })
   return track
+}
+
+/**
+ * Random luma on grey chroma, an eighth of the rows fresh in every frame
+ * (each band in turn): a scene busy enough to take all the bitrate it is
+ * given, whose frames still differ by parts, as a camera's do.
+ */
+function noise(): Pattern {
+  const BANDS = 8
+  let previous: Uint8Array | null = null
+  return (frame, { width, height }, index) => {
+    const luma = width * height
+    const band = Math.ceil(height / BANDS) * width
+    if (previous) frame.set(previous)
+    else randomFillSync(frame, 0, luma)
+    const start = (index % BANDS) * band
+    randomFillSync(frame, start, Math.min(band, luma - start))
+    frame.fill(128, luma)
+    previous = frame
+  }
 }
 
 /** Runs `emit` every `intervalMs` until the track ends, without holding the process open. */

@@ -65,6 +65,10 @@ export const mediaActions = {
       enqueue.sendParent({ type: 'peer.message', peerId: context.peerId, message } satisfies PeerOutputEvent)
     }
   }),
+  /** Tells the room the channel went silent, so that it checks its own socket now. */
+  tellSilent: peerSetup.enqueueActions(({ context, enqueue }) => {
+    enqueue.sendParent({ type: 'peer.silent', peerId: context.peerId } satisfies PeerOutputEvent)
+  }),
   ping: peerSetup.createAction(({ context }) => {
     sendOnChannel(context, { type: 'ping', t: Date.now() })
   }),

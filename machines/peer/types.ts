@@ -111,7 +111,10 @@ export type PeerEvent =
 
 /** What a peer actor tells the room. */
 export type PeerOutputEvent =
-  { type: 'peer.signal'; peerId: string; data: SignalData } | { type: 'peer.message'; peerId: string; message: ChannelMessage }
+  | { type: 'peer.signal'; peerId: string; data: SignalData }
+  | { type: 'peer.message'; peerId: string; message: ChannelMessage }
+  /** The pair's data channel went silent: the path may be gone, and the signaling socket with it. */
+  | { type: 'peer.silent'; peerId: string }
 
 /** The UI's vocabulary for a pair: what its tile shows. */
 export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'

@@ -287,7 +287,7 @@ describe('a room of bots with real WebRTC', () => {
   }, 120_000)
 
   it('notices a room server gone silent by its heartbeat, keeps media flowing, and connects everyone once it answers again', async () => {
-    const opts = options({ heartbeat: { intervalMs: 300, timeoutMs: 1_500 } })
+    const opts = options({ heartbeat: { intervalMs: 300, timeoutMs: 1_500, probeMs: 500 } })
     join(opts, 1)
     join(opts, 2)
     await fullMesh(2)

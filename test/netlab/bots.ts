@@ -41,6 +41,8 @@ export type BotOptions = {
   seconds: number
   /** `--relay`: iceTransportPolicy 'relay'. */
   relay?: boolean
+  /** `--noise`: a camera of random pixels, which takes all the bitrate it is given. */
+  noise?: boolean
   /**
    * Leave out `--json`, so that the bot prints its progress lines and a run
    * can wait on them (the CLI prints one or the other); `summary` is then null
@@ -101,6 +103,7 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
     '--stats-ms',
     String(STATS_MS),
     ...(options.relay ? ['--relay'] : []),
+    ...(options.noise ? ['--noise'] : []),
   ]
   const proc = lab.spawn(participant.home, process.execPath, args, { cwd: ROOT })
   const lines: Progress[] = []

@@ -4,6 +4,7 @@
  * session dump. Each check returns what is wrong, as sentences.
  */
 import type { BotRun } from './bots'
+import type { StatsSample } from '../../machines/inspect/stats'
 import { firstAfter, peerMoments, statsOf, type PeerMoment } from './timeline'
 
 /** When each step of a drive happened, ms since the epoch, by name. */
@@ -145,4 +146,32 @@ export function leftConnectedAfter(s: Side, marks: Marks): number | null {
 export function videoBackAfter(s: Side, from: number): number | null {
   const sample = s.peerId ? statsOf(s.run.dump, s.peerId).find((x) => x.t > from && (x.fps ?? 0) > 0) : undefined
   return sample ? sample.t - from : null
+}
+
+/** The mean of `pick` over the side's stats samples from `from` to `to` (ms since the epoch); null with no sample. */
+export function meanOf(s: Side, from: number, to: number, pick: (sample: StatsSample) => number | null): number | null {
+  const values = (s.peerId ? statsOf(s.run.dump, s.peerId) : []).filter((x) => x.t > from && x.t <= to).map(pick)
+  const numbers = values.filter((x): x is number => x !== null)
+  return numbers.length === 0 ? null : numbers.reduce((a, b) => a + b, 0) / numbers.length
+}
+
+/**
+ * Each `windowMs` window from `from` to `to` in which `ok` fails for the
+ * mean of `pick` over the window's samples (a window with no sample fails
+ * too), as `+ms` offsets from `from`.
+ */
+export function failingWindows(
+  s: Side,
+  from: number,
+  to: number,
+  windowMs: number,
+  pick: (sample: StatsSample) => number | null,
+  ok: (mean: number) => boolean,
+): string[] {
+  const failing: string[] = []
+  for (let start = from; start + windowMs <= to; start += windowMs) {
+    const mean = meanOf(s, start, start + windowMs, pick)
+    if (mean === null || !ok(mean)) failing.push(`+${start - from} ms: ${mean === null ? 'no sample' : Math.round(mean)}`)
+  }
+  return failing
 }

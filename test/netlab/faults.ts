@@ -95,6 +95,12 @@ export function randomLoss(lab: Lab, p: Participant, percent: number): Fault {
   return nftFault(lab, p, `${percent}% loss`, rule)
 }
 
+/** Drops `percent` % of what the participant sends (its uplink), at random; what it receives passes. */
+export function uplinkLoss(lab: Lab, p: Participant, percent: number): Fault {
+  if (!Number.isInteger(percent) || percent < 1 || percent > 99) throw new Error('percent must be a whole number from 1 to 99')
+  return nftFault(lab, p, `${percent}% uplink loss`, `oifname "${p.wanIf}" numgen random mod 100 < ${percent} drop`)
+}
+
 /**
  * Blackholes the signaling connection: TCP to and from the room server's
  * port is dropped silently, with no RST, so the socket stays open until
@@ -113,13 +119,28 @@ export function blackholeSignaling(lab: Lab, p: Participant, port: number): Faul
 
 /**
  * Caps the router's uplink to `kbit` kbit/s with a token bucket filter on its
- * WAN interface. (This kernel has no `netem`, so there is no delay or jitter.)
+ * WAN interface, whose queue holds `queueMs` of traffic (home routers hold a
+ * few hundred ms; a queue much shorter than a keyframe takes to send drops
+ * every keyframe). This kernel has no `netem`, so there is no other delay or jitter.
  */
-export function rateCap(lab: Lab, p: Participant, kbit: number): Fault {
-  lab.exec(p.router, 'tc', ['qdisc', 'replace', 'dev', p.wanIf, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '16kb', 'latency', '100ms'])
+export function rateCap(lab: Lab, p: Participant, kbit: number, queueMs = 400): Fault {
+  lab.exec(p.router, 'tc', [
+    'qdisc',
+    'replace',
+    'dev',
+    p.wanIf,
+    'root',
+    'tbf',
+    'rate',
+    `${kbit}kbit`,
+    'burst',
+    '16kb',
+    'latency',
+    `${queueMs}ms`,
+  ])
   let restored = false
   return {
-    name: `uplink capped to ${kbit} kbit/s (participant ${p.index})`,
+    name: `uplink capped to ${kbit} kbit/s, ${queueMs} ms of queue (participant ${p.index})`,
     restore: () => {
       if (restored) return
       restored = true

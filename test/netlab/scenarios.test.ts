@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest'
-import { runScenario, SCENARIOS } from './scenarios'
+import { SCENARIOS } from './catalog'
+import { runScenario } from './scenarios'
 import { describeLab } from './suite'
 
 describeLab('network lab scenarios', () => {

@@ -9,13 +9,15 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CandidatePair } from '../../machines/node/bots'
 import { connectTimes, runBot, startBot, type BotRun, type LiveBot, type Progress } from './bots'
-import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, cutLink, type Fault } from './faults'
+import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, changeAddress, cutLink, rateCap, uplinkLoss, type Fault } from './faults'
 import { createLab, type Lab, type NatKind, type Participant } from './lab'
 import { startCoturn, startLabRoomServer, TURN_PORT, type LabServer } from './services'
 import {
   callEnd,
   connected,
+  failingWindows,
   leftConnectedAfter,
+  meanOf,
   neverDropped,
   noRelay,
   noRelayAfter,
@@ -58,11 +60,18 @@ export type Scenario = {
 /** What a scenario's `drive` gets: the lab, and bots to start in it. */
 export type Drive = {
   lab: Lab
+  /** The scenario's room, and the room server's `ADDRESS:PORT` in the lab (it serves the app too). */
+  room: string
+  host: string
   log: (line: string) => void
-  /** Starts a bot that prints its progress (see `startBot`), in the scenario's room, for `seconds`. */
-  bot(p: Participant, seconds: number): LiveBot
+  /** Starts a bot that prints its progress (see `startBot`), in the scenario's room, for `seconds`; `noise`: a camera that takes all the bitrate it is given. */
+  bot(p: Participant, seconds: number, options?: { noise?: boolean }): LiveBot
   /** Records that a step happens now, for `check` and `measure`; returns the time. */
   mark(name: string): number
+  /** Reports what is wrong with a participant that is not a bot (a browser), as a sentence: the scenario fails with it. */
+  problem(sentence: string): void
+  /** Records a duration for the record (never asserted), beside what `measure` reads from the bots. */
+  measured(name: string, ms: number | null): void
 }
 
 export type ScenarioResult = {
@@ -126,6 +135,14 @@ function checkPairs(runs: BotRun[], what: string, good: (pair: CandidatePair) =>
 
 /** How long the link-cut scenario cuts the link, ms: the scenario's definition. */
 const CUT_MS = 10_000
+/** The loss-and-cap scenario's shaping: its definition. */
+const LOSS_PERCENT = 5
+const CAP_KBIT = 1_000
+const SHAPED_MS = 30_000
+/** When the sending must be under the cap, ms after the shaping starts. */
+const SETTLE_MS = 20_000
+/** How long the call runs unshaped first, ms after everyone connected: time for the bandwidth estimate to ramp up. */
+const BASELINE_MS = 15_000
 /** How long the signaling-blackhole scenario drops signaling, ms: the scenario's definition. */
 const OUTAGE_MS = 20_000
 
@@ -135,7 +152,8 @@ const connectedTo =
   (p: Progress): boolean =>
     p.room === 'online.joined' && Object.keys(p.peers).length === peers && Object.values(p.peers).every((s) => s === 'connected')
 
-export const SCENARIOS: Scenario[] = [
+/** The scenarios whose participants are all bots. */
+export const BOT_SCENARIOS: Scenario[] = [
   {
     name: 'nat-direct',
     description: 'two endpoint-independent NATs: the pair connects directly (no relay), by hole punching through both',
@@ -238,6 +256,160 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'network-switch',
+    description:
+      "two bots behind EIM NATs; participant 1's address changes (a new one added, the old one removed, as when a laptop changes networks): the pair recovers by ICE restart on the same connection",
+    nats: ['eim', 'eim'],
+    drive: async ({ lab, log, bot, mark }) => {
+      const bots = lab.participants.map((p) => bot(p, 45))
+      await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
+      const from = lab.participants[0].address
+      const change = changeAddress(lab, lab.participants[0])
+      const switched = mark('switched')
+      log(`fault: ${change.name}`)
+      // Each bot leaves connected (its old path is gone) and comes back.
+      await Promise.all(
+        bots.map((b) =>
+          b.until(
+            (latest) => connectedTo(1)(latest) && b.progress().some((p) => p.at >= switched && !connectedTo(1)(p)),
+            'reconnecting, then connected again',
+            40_000,
+          ),
+        ),
+      )
+      log(`both bots connected again, ${Date.now() - switched} ms after the switch from ${from}`)
+      return Promise.all(bots.map((b) => b.done))
+    },
+    check: (runs, marks) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      const sides = [side(runs, 1, 2), side(runs, 2, 1)]
+      // Each side's outage: from the switch to the moment it was connected again.
+      const recovered = sides.flatMap((s) => {
+        const left = s.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
+        if (!left) return [`${s.who} never left connected after the switch`]
+        const back = firstAfter(s.moments, left.t, 'connected')
+        return recoveredInPlace(s, { cut: marks.switched, restored: back ? back.t : Infinity }, { mustNotice: true })
+      })
+      const restarts = sides.map((s) => s.moments.at(-1)?.restarts ?? 0)
+      // The old address took the signaling socket with it: the silent channel
+      // had the socket probed, and the probe, unanswered, reconnected it.
+      const closes = (runs[0].dump?.entries ?? []).filter((e) => e.kind === 'event' && e.actor === 'room' && e.event === 'socket.closed')
+      const probed = closes.some((e) => e.kind === 'event' && e.t >= marks.switched && e.summary.includes('no answer to probe'))
+      return [
+        ...recovered,
+        ...(restarts.some((n) => n > 0) ? [] : [`neither side restarted ICE (restarts ${JSON.stringify(restarts)})`]),
+        ...(probed ? [] : [`bot 1's signaling socket was not reconnected by a probe (closes: ${JSON.stringify(closes)})`]),
+      ]
+    },
+    measure: (runs, marks) => {
+      const out: Record<string, number | null> = {}
+      for (const [from, to] of [
+        [1, 2],
+        [2, 1],
+      ]) {
+        const s = side(runs, from, to)
+        const left = s.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
+        const back = left ? firstAfter(s.moments, left.t, 'connected') : null
+        out[`bot${from}→${to}SwitchToConnectedMs`] = back ? back.t - marks.switched : null
+        const video = left ? videoBackAfter(s, left.t) : null
+        out[`bot${from}→${to}SwitchToVideoMs`] = left && video !== null ? left.t + video - marks.switched : null
+        out[`bot${from}→${to}IceRestarts`] = s.moments.at(-1)?.restarts ?? null
+      }
+      return out
+    },
+  },
+  {
+    name: 'loss-and-cap',
+    description: `three bots behind EIM NATs, cameras of noise (they take all the bitrate they get); participant 1's uplink gets ${LOSS_PERCENT} % random loss and a ${CAP_KBIT} kbit/s cap for ${SHAPED_MS / 1000} s: video keeps arriving at both others at a lower rate, its sending settles under the cap within ${SETTLE_MS / 1000} s, and audio is never starved`,
+    nats: ['eim', 'eim', 'eim'],
+    drive: async ({ lab, log, bot, mark }) => {
+      const bots = lab.participants.map((p) => bot(p, 50, { noise: true }))
+      await Promise.all(bots.map((b) => b.until(connectedTo(2), 'connected to both others', 40_000)))
+      // The "before": as long as the shaped period's settled part, after the
+      // bandwidth estimate has had time to ramp up.
+      const connected = mark('connected')
+      await sleep(Math.max(0, connected + BASELINE_MS - Date.now()))
+      const p1 = lab.participants[0]
+      const faults = [rateCap(lab, p1, CAP_KBIT), uplinkLoss(lab, p1, LOSS_PERCENT)]
+      mark('shaped')
+      faults.forEach((f) => log(`fault: ${f.name} for ${SHAPED_MS / 1000} s`))
+      try {
+        await sleep(SHAPED_MS)
+      } finally {
+        faults.forEach((f) => f.restore())
+      }
+      mark('unshaped')
+      log('uplink restored')
+      return Promise.all(bots.map((b) => b.done))
+    },
+    check: (runs, marks) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      const { shaped, unshaped } = marks
+      const settled = shaped + SETTLE_MS
+      const out = [side(runs, 1, 2), side(runs, 1, 3)]
+      const sent = out.map((s) => meanOf(s, settled, unshaped, (x) => x.videoOutBps))
+      const total = sent.every((x) => x !== null) ? sent.reduce((a, b) => a! + b!, 0)! : null
+      if (total === null) problems.push('bot 1 recorded no video send rate once settled')
+      else if (total >= CAP_KBIT * 1000)
+        problems.push(`bot 1 still sends ${Math.round(total / 1000)} kbit/s of video ${SETTLE_MS / 1000} s into a ${CAP_KBIT} kbit/s cap`)
+      for (const s of [side(runs, 2, 1), side(runs, 3, 1)]) {
+        // Video keeps coming, second by second, while shaped; audio too, at
+        // no less than half its 50 packets a second.
+        const stalls = failingWindows(
+          s,
+          shaped,
+          unshaped,
+          2_000,
+          (x) => x.fps,
+          (fps) => fps > 0,
+        )
+        if (stalls.length > 0) problems.push(`${s.who} decoded no video in 2 s windows at ${stalls.join(', ')}`)
+        const starved = failingWindows(
+          s,
+          shaped,
+          unshaped,
+          1_000,
+          (x) => x.audioPps,
+          (pps) => pps >= 25,
+        )
+        if (starved.length > 0) problems.push(`${s.who} got less than 25 audio packets a second at ${starved.join(', ')}`)
+      }
+      return problems
+    },
+    measure: (runs, marks) => {
+      const { connected, shaped, unshaped } = marks
+      const before = [connected + BASELINE_MS - (SHAPED_MS - SETTLE_MS), connected + BASELINE_MS] as const
+      const after = [shaped + SETTLE_MS, unshaped] as const
+      const out: Record<string, number | null> = {}
+      const kbit = (x: number | null) => (x === null ? null : Math.round(x / 1000))
+      const sum = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? xs.reduce((a, b) => a! + b!, 0) : null)
+      const sending = [side(runs, 1, 2), side(runs, 1, 3)]
+      out.bot1VideoKbitBefore = kbit(sum(sending.map((s) => meanOf(s, ...before, (x) => x.videoOutBps))))
+      out.bot1VideoKbitAfter = kbit(sum(sending.map((s) => meanOf(s, ...after, (x) => x.videoOutBps))))
+      for (const [from, to] of [
+        [2, 1],
+        [3, 1],
+      ]) {
+        const s = side(runs, from, to)
+        const fps = (w: readonly [number, number]) => meanOf(s, ...w, (x) => x.fps)
+        out[`bot${from}←${to}FpsBefore`] = fps(before) === null ? null : Math.round(fps(before)! * 10) / 10
+        out[`bot${from}←${to}FpsAfter`] = fps(after) === null ? null : Math.round(fps(after)! * 10) / 10
+        out[`bot${from}←${to}AudioPpsAfter`] = meanOf(s, ...after, (x) => x.audioPps)
+      }
+      // When the sum of the per-peer rates (1 s means) went under the cap and stayed there to the end of the shaping.
+      let settledAt: number | null = null
+      for (let t = shaped; t + 1_000 <= unshaped; t += 1_000) {
+        const rate = sum(sending.map((s) => meanOf(s, t, t + 1_000, (x) => x.videoOutBps)))
+        if (rate === null || rate >= CAP_KBIT * 1000) settledAt = null
+        else settledAt ??= t + 1_000
+      }
+      out.bot1SettledUnderCapMs = settledAt === null ? null : settledAt - shaped
+      return out
+    },
+  },
+  {
     name: 'signaling-blackhole',
     description: `two bots connected; their signaling TCP to the room server is blackholed for ${OUTAGE_MS / 1000} s: media goes on, the heartbeat notices, they rejoin, and a bot that joined during the outage connects to both`,
     nats: ['eim', 'eim', 'eim'],
@@ -308,13 +480,6 @@ export const SCENARIOS: Scenario[] = [
   },
 ]
 
-/** Finds a scenario by name, or throws listing the names. */
-export function scenarioNamed(name: string): Scenario {
-  const scenario = SCENARIOS.find((s) => s.name === name)
-  if (!scenario) throw new Error(`no scenario ${name}; there are: ${SCENARIOS.map((s) => s.name).join(', ')}`)
-  return scenario
-}
-
 /**
  * Runs a scenario from start to end: builds its lab, starts coturn and the
  * room server (STUN, and unless `turn: false` TURN over UDP and TCP, in
@@ -358,17 +523,22 @@ export async function runScenario(
     const roomName = `${scenario.name}-${lab.id}`
     const host = `${at}:${ROOM_PORT}`
     const marks: Marks = {}
+    const driven: { problems: string[]; timings: Record<string, number | null> } = { problems: [], timings: {} }
     let runs: BotRun[]
     if (scenario.drive) {
       log(`${lab.participants.length} bots in ${roomName}, driven by the scenario`)
       runs = await scenario.drive({
         lab,
+        room: roomName,
+        host,
         log,
-        bot: (p, seconds) => {
-          log(`bot ${p.index} joins for ${seconds} s`)
-          return startBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay, progress: true })
+        bot: (p, seconds, options = {}) => {
+          log(`bot ${p.index} joins for ${seconds} s${options.noise ? ', its camera all noise' : ''}`)
+          return startBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay, progress: true, noise: options.noise })
         },
         mark: (name) => (marks[name] = Date.now()),
+        problem: (sentence) => driven.problems.push(sentence),
+        measured: (name, ms) => (driven.timings[name] = ms),
       })
     } else {
       const seconds = scenario.seconds ?? BOT_SECONDS
@@ -384,13 +554,13 @@ export async function runScenario(
         `bot ${run.participant.index} exited ${run.exitCode}, connected in ${times.length > 0 ? times.map((t) => t ?? 'never').join(', ') : 'never'} ms`,
       )
     }
-    Object.assign(timings, scenario.measure?.(runs, marks) ?? {})
+    Object.assign(timings, driven.timings, scenario.measure?.(runs, marks) ?? {})
     const pairs = reportedPairs(runs).map(
       ({ bot, state, pair }) =>
         `bot ${bot}: ${state}${pair ? `, ${pair.local}→${pair.remote} ${pair.protocol}${pair.relayProtocol ? ` (relay over ${pair.relayProtocol})` : ''}` : ''}`,
     )
     pairs.forEach((line) => log(line))
-    const problems = scenario.check(runs, marks)
+    const problems = [...driven.problems, ...scenario.check(runs, marks)]
     if (problems.length > 0) {
       problems.push(`room server log:\n${room.process.output().slice(-3000)}`, `coturn log:\n${turn.process.output().slice(-4000)}`)
     }

@@ -197,6 +197,8 @@ const NO_SAMPLE: Omit<StatsSample, 't'> = {
   lossPct: null,
   jitterMs: null,
   fps: null,
+  audioPps: null,
+  videoOutBps: null,
   pair: null,
 }
 

@@ -31,7 +31,19 @@ vi.mock('uplot', () => ({ default: plots.FakePlot }))
 const PAIR = { localType: 'host', remoteType: 'host', protocol: 'udp' }
 
 function sample(t: number, values: Partial<StatsSample> = {}): StatsSample {
-  return { t, outBps: null, inBps: null, rttMs: null, lossPct: null, jitterMs: null, fps: null, pair: null, ...values }
+  return {
+    t,
+    outBps: null,
+    inBps: null,
+    rttMs: null,
+    lossPct: null,
+    jitterMs: null,
+    fps: null,
+    audioPps: null,
+    videoOutBps: null,
+    pair: null,
+    ...values,
+  }
 }
 
 // The first poll has no rates yet; RTT, jitter and the pair come from one report alone.

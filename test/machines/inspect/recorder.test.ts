@@ -65,6 +65,8 @@ describe('the inspector recorder', () => {
     const { recorder, pair } = await recordedPair()
     recorder.recordStats('a', {
       t: Date.now(),
+      audioPps: 50,
+      videoOutBps: 800,
       outBps: 1000,
       inBps: 2000,
       rttMs: 1,

@@ -15,7 +15,7 @@ const inbound = (id: string, kind: 'audio' | 'video', fields: Record<string, unk
   kind,
   ...fields,
 })
-const outbound = (id: string, bytesSent: number): Stat => ({ id, type: 'outbound-rtp', kind: 'video', bytesSent })
+const outbound = (id: string, bytesSent: number, kind: 'audio' | 'video' = 'video'): Stat => ({ id, type: 'outbound-rtp', kind, bytesSent })
 
 const candidate = (id: string, local: boolean, candidateType: string, address: string, port: number): Stat => ({
   id,
@@ -58,6 +58,8 @@ describe('sampleFrom', () => {
       lossPct: null,
       jitterMs: 4,
       fps: null,
+      audioPps: null,
+      videoOutBps: null,
       pair: {
         localType: 'host',
         remoteType: 'host',
@@ -88,6 +90,26 @@ describe('sampleFrom', () => {
 
     expect(sample.inBps).toBe(((8_000 + 100_000) * 8) / 2)
     expect(sample.outBps).toBe(((8_000 + 32_000) * 8) / 2)
+  })
+
+  it('audio packets per second and the video-only send bitrate, for congestion checks', () => {
+    const previous = snapshot(
+      10_000,
+      inbound('in-a', 'audio', { packetsReceived: 100 }),
+      inbound('in-v', 'video', { packetsReceived: 1_000 }),
+      outbound('out-a', 2_000, 'audio'),
+      outbound('out-v', 20_000),
+    )
+    const current = snapshot(
+      12_000,
+      inbound('in-a', 'audio', { packetsReceived: 200 }),
+      inbound('in-v', 'video', { packetsReceived: 3_000 }),
+      outbound('out-a', 10_000, 'audio'),
+      outbound('out-v', 52_000),
+    )
+    const sample = sampleFrom(previous, current, 12_000)
+    expect(sample.audioPps).toBe(50)
+    expect(sample.videoOutBps).toBe((32_000 * 8) / 2)
   })
 
   it('frame rate is frames decoded per second by the busiest video stream', () => {
@@ -251,6 +273,8 @@ describe('sampleFrom', () => {
       lossPct: null,
       jitterMs: null,
       fps: null,
+      audioPps: null,
+      videoOutBps: null,
       pair: null,
     })
   })
