@@ -355,26 +355,27 @@ export const BOT_SCENARIOS: Scenario[] = [
       else if (total >= CAP_KBIT * 1000)
         problems.push(`bot 1 still sends ${Math.round(total / 1000)} kbit/s of video ${SETTLE_MS / 1000} s into a ${CAP_KBIT} kbit/s cap`)
       for (const s of [side(runs, 2, 1), side(runs, 3, 1)]) {
-        // Video keeps coming, second by second, while shaped; audio too, at
-        // no less than half its 50 packets a second.
+        // Video keeps coming while shaped (the noise camera's frames are big:
+        // at ~200 kbit/s a pair gets 1–6 frames a second), in every 5 s; audio
+        // too, at no less than 40 % of its 50 packets a second in every 2 s.
         const stalls = failingWindows(
           s,
           shaped,
           unshaped,
-          2_000,
+          5_000,
           (x) => x.fps,
           (fps) => fps > 0,
         )
-        if (stalls.length > 0) problems.push(`${s.who} decoded no video in 2 s windows at ${stalls.join(', ')}`)
+        if (stalls.length > 0) problems.push(`${s.who} decoded no video in 5 s windows at ${stalls.join(', ')}`)
         const starved = failingWindows(
           s,
           shaped,
           unshaped,
-          1_000,
+          2_000,
           (x) => x.audioPps,
-          (pps) => pps >= 25,
+          (pps) => pps >= 20,
         )
-        if (starved.length > 0) problems.push(`${s.who} got less than 25 audio packets a second at ${starved.join(', ')}`)
+        if (starved.length > 0) problems.push(`${s.who} got less than 20 audio packets a second in 2 s windows at ${starved.join(', ')}`)
       }
       return problems
     },
