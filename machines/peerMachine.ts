@@ -115,7 +115,12 @@ export const peerMachine = peerSetup
                 },
                 { guard: 'isAnsweredOffer', actions: 'resendAnswer' },
                 { guard: 'isStaleOffer', actions: 'dropStaleOffer' },
-                { guard: 'mustIgnoreOffer', actions: 'ignoreOffer' },
+                // The impolite side keeps its own offer, and sends it again: the
+                // remote's colliding offer says that it has not taken ours, which
+                // may have been lost (sent into a signaling outage); the polite
+                // remote rolls back and answers it. (Still being made, it goes
+                // out when made.)
+                { guard: 'mustIgnoreOffer', actions: ['ignoreOffer', 'resendOffer'] },
                 { guard: 'mustSwapFirstOffer', target: '#peer.active', reenter: true, actions: ['swapConnection', 'resendDescription'] },
                 { guard: 'isOffer', target: '.settingRemoteOffer', actions: 'acceptDescription' },
                 { target: '.settingRemoteAnswer', actions: 'acceptDescription' },

@@ -33,6 +33,10 @@
  *   leaves libwebrtc (and Chromium) with a half-torn data section, so the
  *   polite side takes a colliding first offer on a fresh connection of the
  *   same session instead.
+ * - **The ignored offer's answer.** The impolite side that ignores a
+ *   colliding offer sends its own pending offer again (`resendOffer`): the
+ *   collision says the remote has not taken it, and it may have been lost
+ *   with a signaling socket; the example waits on it forever.
  * - **`waitingForOffer`**. The newcomer offers first and the others wait a
  *   moment for it, so a join does not start with glare every time.
  */
