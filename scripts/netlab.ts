@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { preflight } from '../test/netlab/preflight'
-import { scenarioNamed, SCENARIOS } from '../test/netlab/catalog'
+import { ALL_SCENARIOS, scenarioNamed } from '../test/netlab/catalog'
 import { runScenario } from '../test/netlab/scenarios'
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -29,7 +29,10 @@ const dumps = args.values.dumps
 
 if (!name || rest.length > 0) {
   out('usage: npm run netlab -- SCENARIO [--dumps DIR]\n\nscenarios:')
-  for (const s of SCENARIOS) out(`  ${s.name.padEnd(20)} ${s.description}`)
+  for (const s of ALL_SCENARIOS) {
+    out(`  ${s.name.padEnd(24)} ${s.description}`)
+    if (s.reproduces) out(`  ${''.padEnd(24)} (reproduces an open bug, so not in npm test: ${s.reproduces})`)
+  }
   process.exit(name ? 2 : 0)
 }
 

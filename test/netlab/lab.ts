@@ -29,7 +29,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -92,6 +92,9 @@ export const LEFTOVER_PATTERN = /^mc[0-9a-f]{4}-/
 
 /** The lab's "public" network, a documentation range (RFC 5737). */
 export const INTERNET = { prefix: '198.51.100', mask: 24 }
+/** Where the homes are: behind the NATs, unreachable from the internet. */
+const HOMES = '100.64.0.0/10'
+
 /** The server's address on the internet bridge. */
 export const SERVER_ADDRESS = `${INTERNET.prefix}.10`
 
@@ -134,14 +137,35 @@ function destroyNamespace(ns: string): void {
   }
 }
 
+/** Where each live lab notes its owner: `<id>` holds the pid of the process that built it. */
+const OWNERS = '/run/meshcall-netlab'
+
+/** Whether the lab `id` belongs to a process that is still running (a lab being used right now). */
+function isOwnedByLiveProcess(id: string): boolean {
+  let pid: number
+  try {
+    pid = Number(readFileSync(join(OWNERS, id), 'utf8'))
+  } catch {
+    return false
+  }
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Removes the namespaces of labs from earlier runs that did not tear down
- * (a crash, a SIGKILL), with every process still inside them. Returns their
- * names. Do not call it while another lab is meant to be running.
+ * (a crash, a SIGKILL), with every process still inside them, and leaves
+ * alone those of labs whose builder still runs (another `npm run netlab`,
+ * another test run). Returns the names removed.
  */
 export function removeLeftovers(): string[] {
-  const leftovers = labNamespaces()
+  const leftovers = labNamespaces().filter((ns) => !isOwnedByLiveProcess(ns.split('-')[0]))
   leftovers.forEach(destroyNamespace)
+  for (const id of new Set(leftovers.map((ns) => ns.split('-')[0]))) rmSync(join(OWNERS, id), { force: true })
   return leftovers
 }
 
@@ -162,6 +186,8 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
   const processes = new Set<LabProcess>()
   let tornDown = false
   const tmp = mkdtempSync(join(tmpdir(), `${id}-`))
+  mkdirSync(OWNERS, { recursive: true })
+  writeFileSync(join(OWNERS, id), String(process.pid))
 
   const exec = (ns: string, command: string, args: string[], input?: string) => sh('ip', ['netns', 'exec', ns, command, ...args], input)
   const ip = (ns: string, ...args: string[]) => sh('ip', ['-n', ns, ...args])
@@ -196,6 +222,7 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
     // Anything else still inside (a grandchild that left its group) goes with its namespace.
     for (const ns of [...namespaces].reverse()) destroyNamespace(ns)
     rmSync(tmp, { recursive: true, force: true })
+    rmSync(join(OWNERS, id), { force: true })
     log(`lab ${id} torn down`)
   }
   const onSignal = (signal: NodeJS.Signals) => {
@@ -217,6 +244,12 @@ export function createLab({ nats, log = () => undefined }: { nats: NatKind[]; lo
     veth(server, `${id}-srv`, internet, `${id}-srvb`)
     ip(internet, 'link', 'set', `${id}-srvb`, 'master', bridge)
     ip(server, 'addr', 'add', `${SERVER_ADDRESS}/${INTERNET.mask}`, 'dev', `${id}-srv`)
+    // On the internet a packet for a private address behind someone's NAT
+    // just vanishes. Without a route the kernel answers "Network is
+    // unreachable" at once instead, and coturn, told so while relaying to a
+    // peer's host candidate, closes the whole allocation. On-link, it
+    // vanishes (no one answers ARP), and stays in the lab.
+    ip(server, 'route', 'add', HOMES, 'dev', `${id}-srv`)
     log(`server ${server}: ${SERVER_ADDRESS}`)
 
     const participants = nats.map((nat, i): Participant => {

@@ -42,6 +42,14 @@ export type Scenario = {
   relay?: boolean
   /** The room server hands out TURN (coturn, over UDP and TCP) as well as STUN; default true. */
   turn?: boolean
+  /** The room server also serves the built app, for a browser participant (default false). */
+  serve?: boolean
+  /**
+   * The open bug this scenario reproduces, in a sentence: it runs with
+   * `npm run netlab`, and stays out of `npm test` (a red run every other
+   * time proves nothing new) until the bug is fixed.
+   */
+  reproduces?: string
   /** How long each bot stays in the call, in s, when the scenario does not drive them (default {@link BOT_SECONDS}). */
   seconds?: number
   /** Faults applied once the servers are up, before the bots start. */
@@ -169,12 +177,15 @@ export const BOT_SCENARIOS: Scenario[] = [
   {
     name: 'udp-blocked',
     description:
-      'both routers let through only TCP to the server (TURN and signaling): relay-only bots connect through turn:…?transport=tcp',
+      'both routers let through only TCP to the server (TURN and signaling), as corporate networks do: the bots connect through turn:…?transport=tcp',
     nats: ['eim', 'eim'],
-    // With iceTransportPolicy 'all' this does not connect in the lab: coturn
-    // answers one CreatePermission with 403 Forbidden IP and no check ever
-    // crosses the relays, while the same lab with relay-only bots connects.
-    // Relay-only bots prove the TCP path itself until that is understood.
+    faults: (lab) => lab.participants.map((p) => allowOnlyTcpTo(lab, p, lab.server.address, [TURN_PORT, ROOM_PORT])),
+    check: (runs) => checkPairs(runs, 'a local relay reached over TCP', (p) => p.local === 'relay' && p.relayProtocol === 'tcp'),
+  },
+  {
+    name: 'udp-blocked-relay-only',
+    description: 'the same networks, with relay-only bots ("hide my IP address", --relay): they connect through turn:…?transport=tcp',
+    nats: ['eim', 'eim'],
     relay: true,
     faults: (lab) => lab.participants.map((p) => allowOnlyTcpTo(lab, p, lab.server.address, [TURN_PORT, ROOM_PORT])),
     check: (runs) => checkPairs(runs, 'a local relay reached over TCP', (p) => p.local === 'relay' && p.relayProtocol === 'tcp'),
@@ -509,6 +520,7 @@ export async function runScenario(
     if (relays) iceUrls.push(`turn:${at}:${TURN_PORT}?transport=udp`, `turn:${at}:${TURN_PORT}?transport=tcp`)
     const room = await startLabRoomServer(lab, {
       port: ROOM_PORT,
+      serve: scenario.serve ?? false,
       vars: {
         MESHCALL_ICE_URLS: iceUrls.join(','),
         ...(relays ? { MESHCALL_TURN_SECRET: secret } : {}),
