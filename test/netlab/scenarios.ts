@@ -366,18 +366,19 @@ export const BOT_SCENARIOS: Scenario[] = [
       else if (total >= CAP_KBIT * 1000)
         problems.push(`bot 1 still sends ${Math.round(total / 1000)} kbit/s of video ${SETTLE_MS / 1000} s into a ${CAP_KBIT} kbit/s cap`)
       for (const s of [side(runs, 2, 1), side(runs, 3, 1)]) {
-        // Video keeps coming while shaped (the noise camera's frames are big:
-        // at ~200 kbit/s a pair gets 1–6 frames a second), in every 5 s; audio
+        // Video keeps coming while shaped, in every 10 s (the noise camera's
+        // frames are big, and the two connections share the cap unevenly: one
+        // pair got 0.3–6 frames a second, the other 1–15); audio
         // too, at no less than 40 % of its 50 packets a second in every 2 s.
         const stalls = failingWindows(
           s,
           shaped,
           unshaped,
-          5_000,
+          10_000,
           (x) => x.fps,
           (fps) => fps > 0,
         )
-        if (stalls.length > 0) problems.push(`${s.who} decoded no video in 5 s windows at ${stalls.join(', ')}`)
+        if (stalls.length > 0) problems.push(`${s.who} decoded no video in 10 s windows at ${stalls.join(', ')}`)
         const starved = failingWindows(
           s,
           shaped,
