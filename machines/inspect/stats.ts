@@ -131,28 +131,25 @@ export function sampleFrom(previous: StatsSnapshot | null, current: StatsSnapsho
     const increases = streams.map(([id, stat]) => increase(before.stats.get(id), stat, key)).filter(isNumber)
     return increases.length === 0 ? null : combine(increases) / seconds
   }
-  const bitsPerSecond = (type: string, key: string) => {
-    const bytes = perSecond(ofType(current, type), key, sum)
+  const bitsPerSecond = (streams: Entry[], key: string) => {
+    const bytes = perSecond(streams, key, sum)
     return bytes === null ? null : bytes * 8
   }
+  const outbound = ofType(current, 'outbound-rtp')
 
   return {
     t,
-    outBps: bitsPerSecond('outbound-rtp', 'bytesSent'),
-    inBps: bitsPerSecond('inbound-rtp', 'bytesReceived'),
+    outBps: bitsPerSecond(outbound, 'bytesSent'),
+    inBps: bitsPerSecond(inbound, 'bytesReceived'),
     rttMs: roundTripMs(current),
     lossPct: before === null ? null : lossOver(before, inbound),
     jitterMs: worstJitterMs(video) ?? worstJitterMs(audio),
     fps: perSecond(video, 'framesDecoded', (values) => Math.max(...values)),
     audioPps: perSecond(audio, 'packetsReceived', sum),
-    videoOutBps: (() => {
-      const bytes = perSecond(
-        ofType(current, 'outbound-rtp').filter(([, stat]) => kindOf(stat) === 'video'),
-        'bytesSent',
-        sum,
-      )
-      return bytes === null ? null : bytes * 8
-    })(),
+    videoOutBps: bitsPerSecond(
+      outbound.filter(([, stat]) => kindOf(stat) === 'video'),
+      'bytesSent',
+    ),
     pair: pairSummary(current),
   }
 }

@@ -203,3 +203,9 @@ export function connectTimes(run: BotRun): Record<string, number | null> {
   }
   return times
 }
+
+/** A progress check: joined, and connected to `peers` others. */
+export const connectedTo =
+  (peers: number) =>
+  (p: Progress): boolean =>
+    p.room === 'online.joined' && Object.keys(p.peers).length === peers && Object.values(p.peers).every((s) => s === 'connected')

@@ -4,8 +4,7 @@
  * `runs` holds only the bots' runs, so bots are found by their participant
  * index, and the browser by the peer the bots met that is none of them.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { BotRun, Progress } from './bots'
+import { connectedTo, type BotRun } from './bots'
 import { withLabBrowser, type TileChange, type TileView } from './browser'
 import {
   callEnd,
@@ -18,7 +17,7 @@ import {
   videoBackAfter,
   type Side,
 } from './checks'
-import { cutLink } from './faults'
+import { cutLink, holdFor } from './faults'
 import type { Scenario } from './scenarios'
 import { firstAfter, peerMoments, statsOf } from './timeline'
 
@@ -26,12 +25,6 @@ import { firstAfter, peerMoments, statsOf } from './timeline'
 const CUT_MS = 10_000
 /** The browser's display name. */
 const BROWSER_NAME = 'Chromium 1'
-
-/** The latest progress line says: joined, and connected to `peers` others. */
-const connectedTo =
-  (peers: number) =>
-  (p: Progress): boolean =>
-    p.room === 'online.joined' && Object.keys(p.peers).length === peers && Object.values(p.peers).every((s) => s === 'connected')
 
 function runOf(runs: BotRun[], index: number): BotRun {
   const run = runs.find((r) => r.participant.index === index)
@@ -137,11 +130,7 @@ export const BROWSER_SCENARIOS: Scenario[] = [
         const cut = cutLink(lab, home1)
         const cutAt = mark('cut')
         log(`fault: ${cut.name} for ${CUT_MS / 1000} s`)
-        try {
-          await sleep(CUT_MS)
-        } finally {
-          cut.restore()
-        }
+        await holdFor([cut], CUT_MS)
         const restored = mark('restored')
         await browser.watchFrames()
         log('link restored')

@@ -11,6 +11,7 @@
  * cut.restore()
  * ```
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Lab, Participant } from './lab'
 
 /** An applied fault. */
@@ -177,5 +178,14 @@ export function changeAddress(lab: Lab, p: Participant, to = `100.64.${p.index}.
       restored = true
       moveAddress(lab, p, from)
     },
+  }
+}
+
+/** Keeps `faults` applied for `ms` (the scenario's defined outage), then restores them, whatever happens. */
+export async function holdFor(faults: Fault[], ms: number): Promise<void> {
+  try {
+    await sleep(ms)
+  } finally {
+    faults.forEach((f) => f.restore())
   }
 }

@@ -8,8 +8,18 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CandidatePair } from '../../machines/node/bots'
-import { connectTimes, runBot, startBot, type BotRun, type LiveBot, type Progress } from './bots'
-import { allowOnlyTcpTo, blackholeSignaling, blockUdpWith, changeAddress, cutLink, rateCap, uplinkLoss, type Fault } from './faults'
+import { connectedTo, connectTimes, runBot, startBot, type BotRun, type LiveBot } from './bots'
+import {
+  allowOnlyTcpTo,
+  blackholeSignaling,
+  blockUdpWith,
+  changeAddress,
+  cutLink,
+  holdFor,
+  rateCap,
+  uplinkLoss,
+  type Fault,
+} from './faults'
 import { createLab, type Lab, type NatKind, type Participant } from './lab'
 import { startCoturn, startLabRoomServer, TURN_PORT, type LabServer } from './services'
 import {
@@ -154,12 +164,6 @@ const BASELINE_MS = 15_000
 /** How long the signaling-blackhole scenario drops signaling, ms: the scenario's definition. */
 const OUTAGE_MS = 20_000
 
-/** The latest progress line says: joined, and connected to `peers` others. */
-const connectedTo =
-  (peers: number) =>
-  (p: Progress): boolean =>
-    p.room === 'online.joined' && Object.keys(p.peers).length === peers && Object.values(p.peers).every((s) => s === 'connected')
-
 /** The scenarios whose participants are all bots. */
 export const BOT_SCENARIOS: Scenario[] = [
   {
@@ -221,11 +225,7 @@ export const BOT_SCENARIOS: Scenario[] = [
       const cut = cutLink(lab, lab.participants[0])
       mark('cut')
       log(`fault: ${cut.name} for ${CUT_MS / 1000} s`)
-      try {
-        await sleep(CUT_MS)
-      } finally {
-        cut.restore()
-      }
+      await holdFor([cut], CUT_MS)
       const restored = mark('restored')
       log('link restored')
       await Promise.all(bots.map((b) => b.until(connectedTo(2), 'connected to both others again', 40_000)))
@@ -345,11 +345,7 @@ export const BOT_SCENARIOS: Scenario[] = [
       const faults = [rateCap(lab, p1, CAP_KBIT), uplinkLoss(lab, p1, LOSS_PERCENT)]
       mark('shaped')
       faults.forEach((f) => log(`fault: ${f.name} for ${SHAPED_MS / 1000} s`))
-      try {
-        await sleep(SHAPED_MS)
-      } finally {
-        faults.forEach((f) => f.restore())
-      }
+      await holdFor(faults, SHAPED_MS)
       mark('unshaped')
       log('uplink restored')
       return Promise.all(bots.map((b) => b.done))
