@@ -67,7 +67,7 @@ export const peerMachine = peerSetup
         encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
         channelRtt: null,
         errors: [],
-        dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0 },
+        dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0, staleRestart: 0 },
       }
     },
     initial: 'active',
@@ -91,6 +91,8 @@ export const peerMachine = peerSetup
             { guard: 'isFromOldIceGeneration', actions: 'dropOldCandidate' },
             { actions: 'addCandidate' },
           ],
+          // Taken by the connection region when current (isCurrentRestartRequest).
+          'remote.restart': { actions: 'dropRestartRequest' },
           'pc.iceCandidate': { actions: 'sendCandidate' },
           'pc.signalingState': { actions: 'recordSignalingState' },
           'pc.track': { actions: 'receiveTrack' },
@@ -207,6 +209,7 @@ export const peerMachine = peerSetup
                     { actions: 'recordConnectionState' },
                   ],
                   'ui.restartIce': 'restarting',
+                  'remote.restart': { guard: 'isCurrentRestartRequest', target: 'restarting' },
                 },
               },
               connected: {
@@ -224,6 +227,7 @@ export const peerMachine = peerSetup
                     { actions: 'recordConnectionState' },
                   ],
                   'ui.restartIce': 'restarting',
+                  'remote.restart': { guard: 'isCurrentRestartRequest', target: 'restarting' },
                 },
               },
               disconnected: {
@@ -243,6 +247,7 @@ export const peerMachine = peerSetup
                     { actions: 'recordConnectionState' },
                   ],
                   'ui.restartIce': 'restarting',
+                  'remote.restart': { guard: 'isCurrentRestartRequest', target: 'restarting' },
                 },
               },
               restarting: {
@@ -275,6 +280,8 @@ export const peerMachine = peerSetup
                     { actions: 'recordConnectionState' },
                   ],
                   'link.heard': { guard: 'restartCompleted', target: 'connected' },
+                  // The polite side still asks after the restart it saw: a new one.
+                  'remote.restart': { guard: 'isCurrentRestartRequest', target: 'restarting' },
                 },
               },
               failed: {
@@ -287,6 +294,8 @@ export const peerMachine = peerSetup
                   ],
                   'ui.retry': { target: 'restarting', actions: 'resetRestarts' },
                   'ui.restartIce': { target: 'restarting', actions: 'resetRestarts' },
+                  // The remote tries again (its Retry, or its own recovery): so do we.
+                  'remote.restart': { guard: 'isCurrentRestartRequest', target: 'restarting', actions: 'resetRestarts' },
                 },
               },
             },

@@ -138,6 +138,14 @@ export const SignalData = v.variant('kind', [
     usernameFragment: v.optional(v.nullable(v.string())),
     ...Session,
   }),
+  /**
+   * The polite side asks the impolite side to restart ICE, rather than
+   * restarting itself (see `machines/peer/recovery.ts`). `ufrag` is the
+   * impolite side's ICE username fragment as the polite side has it: a
+   * request made before a restart that has since happened names an old one,
+   * and is dropped.
+   */
+  v.object({ kind: v.literal('restart'), ufrag: v.pipe(v.string(), v.maxLength(256)), ...Session }),
 ])
 export type SignalData = v.InferOutput<typeof SignalData>
 

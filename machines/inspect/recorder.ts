@@ -23,7 +23,7 @@ export type ActorInfo = { label: string; kind: ActorKind; peerId: string | null 
 export type SignalSummary = {
   direction: 'in' | 'out'
   peerId: string
-  kind: 'description' | 'candidate' | 'end-of-candidates'
+  kind: SignalData['kind']
   sdpType: string | null
   candidateType: string | null
   protocol: string | null
@@ -263,6 +263,7 @@ const SIGNAL_KINDS: Record<string, SignalData['kind']> = {
   'signal.description': 'description',
   'signal.candidate': 'candidate',
   'signal.endOfCandidates': 'end-of-candidates',
+  'signal.restart': 'restart',
 }
 
 function summary(direction: 'in' | 'out', peerId: string, data: SignalData): SignalSummary {
@@ -366,7 +367,7 @@ const Sample = v.object({
 const Signal = v.object({
   direction: v.picklist(['in', 'out']),
   peerId: v.string(),
-  kind: v.picklist(['description', 'candidate', 'end-of-candidates']),
+  kind: v.picklist(['description', 'candidate', 'end-of-candidates', 'restart']),
   sdpType: v.nullable(v.string()),
   candidateType: v.nullable(v.string()),
   protocol: v.nullable(v.string()),

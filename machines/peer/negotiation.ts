@@ -39,6 +39,11 @@
  *   with a signaling socket; the example waits on it forever.
  * - **`waitingForOffer`**. The newcomer offers first and the others wait a
  *   moment for it, so a join does not start with glare every time.
+ * - **ICE restarts come from the impolite side** (`./recovery.ts`): the
+ *   example's `restartIce()` on either side makes two restart offers collide
+ *   after nearly every outage, and Chromium stops showing a connection's
+ *   remote video once the polite side has rolled an offer back. The polite
+ *   side asks instead (a `restart` signal).
  */
 import { and, assertEvent, not, or, stateIn } from 'xstate'
 import { createLink } from './connection'

@@ -5,9 +5,20 @@
  * may never report iceConnectionState `failed`), restarts too when
  * `disconnected` lasts, and gives up in `failed` after a bounded number of
  * restarts, each after a longer wait.
+ *
+ * Only the impolite side restarts ICE. The polite side asks it to (a
+ * `restart` signal naming the impolite side's ICE username fragment as the
+ * polite side has it), and the impolite side restarts if nothing has
+ * restarted since. Both sides notice an outage at about the same time, so
+ * two restart offers would collide nearly every time, and the polite side
+ * would roll its own back. Chromium (156) delivers no more frames to a
+ * receiver's track once a local offer has been rolled back (the pair is
+ * connected and decodes, the picture stays frozen: w3c/webrtc-pc#3081), so
+ * a polite side never holds a restart offer.
  */
 import { assertEvent } from 'xstate'
 import { iceUfrags } from '../peerMedia'
+import { sendSignal } from './session'
 import { peerSetup, type PeerContext, type PeerEvent, type PeerFailure, type RecoveryCause } from './types'
 
 type Args = { context: PeerContext; event: PeerEvent }
@@ -55,6 +66,19 @@ export const recoveryGuards = {
    * restart, ours or the remote's, has been negotiated and its checks are
    * running. Restarting again now would throw them away.
    */
+  /**
+   * The remote's request to restart ICE names our ICE credentials in force,
+   * and no restart of ours is on its way: nothing has restarted since it
+   * asked. (A polite side's request is for the impolite side; a polite side
+   * restarts only by asking.)
+   */
+  isCurrentRestartRequest: ({ context, event }: Args) => {
+    if (event.type !== 'remote.restart' || context.polite) return false
+    const { pc } = context.link
+    const current = iceUfrags(pc.currentLocalDescription?.sdp)[0] ?? ''
+    const pending = iceUfrags(pc.pendingLocalDescription?.sdp)[0]
+    return event.ufrag === current && (pending === undefined || pending === current)
+  },
   newIceGeneration: ({ context }: Args) => {
     const { pc, generation } = context.link
     return pc.signalingState === 'stable' && generation !== null && iceGeneration(pc) !== generation
@@ -85,7 +109,9 @@ export const recoveryActions = {
           ? event.state
           : event.type === 'link.silent'
             ? 'silent'
-            : null
+            : event.type === 'remote.restart'
+              ? 'asked'
+              : null
     return { recovering: cause ? { cause, since: Date.now() } : null }
   }),
   /** Back in `connected`: the recovery under way, if any, is done. */
@@ -96,19 +122,36 @@ export const recoveryActions = {
     context.log.info('recovered', recovery)
     return { recovering: null, recoveries: [...context.recoveries, recovery].slice(-MAX_RECOVERIES) }
   }),
-  restartIce: peerSetup.assign(({ context }) => {
+  /** Restarts ICE, or (polite) asks the remote to: see the top of this file. */
+  restartIce: peerSetup.enqueueActions(({ context, enqueue }) => {
     const { pc, restarts } = context.link
-    context.log.info('restarting ICE', { attempt: restarts + 1, connectionState: pc.connectionState })
-    // Restart, never recreate: browsers cap RTCPeerConnections per page
-    // (Chromium at 500), so a recreate loop would exhaust them.
-    pc.restartIce()
-    return {
-      link: { ...context.link, restarts: restarts + 1, restartFrom: iceUfrags(pc.currentLocalDescription?.sdp)[0] ?? null },
-      totalRestarts: context.totalRestarts + 1,
+    const attempt = { attempt: restarts + 1, connectionState: pc.connectionState }
+    if (context.polite) {
+      context.log.info('asking the remote to restart ICE', attempt)
+      sendSignal(context, enqueue, { kind: 'restart', ufrag: iceUfrags(pc.currentRemoteDescription?.sdp)[0] ?? '' })
+    } else {
+      context.log.info('restarting ICE', attempt)
+      // Restart, never recreate: browsers cap RTCPeerConnections per page
+      // (Chromium at 500), so a recreate loop would exhaust them.
+      pc.restartIce()
     }
+    enqueue.assign(({ context: current }) => ({
+      link: { ...current.link, restarts: restarts + 1, restartFrom: iceUfrags(pc.currentLocalDescription?.sdp)[0] ?? null },
+      totalRestarts: current.totalRestarts + 1,
+    }))
   }),
   /** Notes the ICE generation in force, which `newIceGeneration` compares with. */
   noteIceGeneration: peerSetup.assign(({ context }) => ({ link: { ...context.link, generation: iceGeneration(context.link.pc) } })),
+  /** A restart request that is not current (see isCurrentRestartRequest), or one sent to a polite side. */
+  dropRestartRequest: peerSetup.assign(({ context, event }) => {
+    assertEvent(event, 'remote.restart')
+    context.log.debug('restart request dropped', {
+      ufrag: event.ufrag,
+      polite: context.polite,
+      signalingState: context.link.pc.signalingState,
+    })
+    return { dropped: { ...context.dropped, staleRestart: context.dropped.staleRestart + 1 } }
+  }),
   resetRestarts: peerSetup.assign(({ context }) => ({ link: { ...context.link, restarts: 0, failure: null } })),
   /**
    * The first attempt to connect failed although the two sides negotiated

@@ -31,6 +31,10 @@ export function signalEvent(data: SignalData): SignalEvent {
       const { kind: _, ...rest } = data
       return { type: 'signal.endOfCandidates', ...rest }
     }
+    case 'restart': {
+      const { kind: _, ...rest } = data
+      return { type: 'signal.restart', ...rest }
+    }
   }
 }
 
@@ -147,6 +151,8 @@ export const sessionActions = {
       enqueue.raise({ type: 'remote.description', description: event.description, screenMid: event.screenMid, offer: event.offer })
     } else if (event.type === 'signal.candidate') {
       enqueue.raise({ type: 'remote.candidate', candidate: event.candidate })
+    } else if (event.type === 'signal.restart') {
+      enqueue.raise({ type: 'remote.restart', ufrag: event.ufrag })
     } else {
       enqueue.raise({ type: 'remote.candidate', candidate: null })
     }

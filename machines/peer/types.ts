@@ -82,8 +82,9 @@ export type SignalEvent =
   | ({ type: 'signal.description' } & Omit<Extract<SignalData, { kind: 'description' }>, 'kind'>)
   | ({ type: 'signal.candidate' } & Omit<Extract<SignalData, { kind: 'candidate' }>, 'kind'>)
   | ({ type: 'signal.endOfCandidates' } & Omit<Extract<SignalData, { kind: 'end-of-candidates' }>, 'kind'>)
+  | ({ type: 'signal.restart' } & Omit<Extract<SignalData, { kind: 'restart' }>, 'kind'>)
 
-export const SIGNAL_EVENTS = ['signal.description', 'signal.candidate', 'signal.endOfCandidates'] as const
+export const SIGNAL_EVENTS = ['signal.description', 'signal.candidate', 'signal.endOfCandidates', 'signal.restart'] as const
 
 /** Signaling that passed the session checks, for the negotiation to act on. */
 export type AcceptedEvent =
@@ -91,6 +92,8 @@ export type AcceptedEvent =
   | { type: 'remote.candidate'; candidate: RTCIceCandidateInit | null }
   /** The remote's connection changed to a newer one, which ours adopted. */
   | { type: 'remote.adopted' }
+  /** The (polite) remote asks us to restart ICE; `ufrag` is our ICE username fragment as it has it. */
+  | { type: 'remote.restart'; ufrag: string }
 
 export type PeerEvent =
   | SignalEvent
@@ -121,8 +124,12 @@ export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
 export type PeerError = { at: number; where: string; name: string; message: string }
 
-/** Why the pair left `connected`: its connection state, the data channel's silence, or someone asked for an ICE restart. */
-export type RecoveryCause = 'disconnected' | 'failed' | 'silent' | 'restart'
+/**
+ * Why the pair left `connected`: its connection state, the data channel's
+ * silence, someone here asked for an ICE restart (`restart`), or the remote
+ * did (`asked`).
+ */
+export type RecoveryCause = 'disconnected' | 'failed' | 'silent' | 'restart' | 'asked'
 /** One recovery of the pair: what broke it, and how long until it was connected again. */
 export type Recovery = { cause: RecoveryCause; ms: number }
 /**
@@ -196,7 +203,7 @@ export type Signaling = {
   pendingCandidates: (RTCIceCandidateInit | null)[]
 }
 
-export type DropReason = 'staleSession' | 'staleAck' | 'staleSeq' | 'staleOffer' | 'staleAnswer' | 'oldCandidate'
+export type DropReason = 'staleSession' | 'staleAck' | 'staleSeq' | 'staleOffer' | 'staleAnswer' | 'oldCandidate' | 'staleRestart'
 
 export type PeerContext = {
   selfId: string

@@ -177,6 +177,101 @@ describe('ICE restarts on a network that breaks', () => {
   })
 })
 
+/** The pair's sides by role. */
+function roles(pair: Pair) {
+  return pair.refs.a.getSnapshot().context.polite
+    ? { polite: pair.refs.a, impolite: pair.refs.b, politeSide: 'a' as const }
+    : { polite: pair.refs.b, impolite: pair.refs.a, politeSide: 'b' as const }
+}
+
+/** The offers a side has sent since `from` (an index into its sent messages). */
+const offersSince = (pair: Pair, side: 'a' | 'b', from: number) =>
+  pair.sent[side].slice(from).filter((m) => m.kind === 'description' && m.description.type === 'offer')
+
+// Chromium stops delivering a receiver's frames once a local offer has been
+// rolled back (w3c/webrtc-pc#3081), and both sides of an outage restart at
+// about the same time: the polite side asks instead (machines/peer/recovery.ts).
+describe('only the impolite side restarts ICE; the polite side asks it to', () => {
+  it('a partition: the polite side asks, never offers, and the impolite side restarts for both', async () => {
+    const { pair, network } = await connected()
+    const { polite, impolite, politeSide } = roles(pair)
+    const sentBefore = pair.sent[politeSide].length
+    network.partition('a', 'b')
+    await until(
+      network,
+      () => polite.getSnapshot().context.totalRestarts > 0 && impolite.getSnapshot().context.totalRestarts > 0,
+      'both to try',
+    )
+    network.heal('a', 'b')
+    await until(network, () => polite.getSnapshot().hasTag('connected') && impolite.getSnapshot().hasTag('connected'), 'connected again')
+    const sent = pair.sent[politeSide].slice(sentBefore)
+    expect(sent.some((m) => m.kind === 'restart')).toBe(true)
+    expect(offersSince(pair, politeSide, sentBefore)).toEqual([])
+    // Its connection never held an offer of its own, so nothing was rolled back.
+    expect(polite.getSnapshot().context.errors).toEqual([])
+  })
+
+  it('the impolite side waiting out its disconnected delay restarts at once when asked', async () => {
+    const { pair, network } = await connected({ ...FAST, disconnectedMs: 60_000 })
+    const { polite, impolite } = roles(pair)
+    network.partition('a', 'b')
+    await waitUntil(() => impolite.getSnapshot().matches({ active: { connection: 'disconnected' } }), {
+      what: 'the impolite side disconnected',
+    })
+    polite.send({ type: 'ui.restartIce' })
+    await waitUntil(() => impolite.getSnapshot().context.totalRestarts === 1, { what: 'the impolite side to restart when asked' })
+    network.heal('a', 'b')
+    await until(network, () => polite.getSnapshot().hasTag('connected') && impolite.getSnapshot().hasTag('connected'), 'connected again')
+    expect(impolite.getSnapshot().context.recoveries.map((r) => r.cause)).toEqual(['disconnected'])
+  })
+
+  it('a connected impolite side restarts when asked, and counts the recovery as asked', async () => {
+    const { pair, network } = await connected()
+    const { polite, impolite } = roles(pair)
+    polite.send({ type: 'ui.restartIce' })
+    await until(
+      network,
+      () => impolite.getSnapshot().context.recoveries.length === 1 && impolite.getSnapshot().hasTag('connected'),
+      'the restart done',
+    )
+    expect(impolite.getSnapshot().context.recoveries.map((r) => r.cause)).toEqual(['asked'])
+    expect(impolite.getSnapshot().context.totalRestarts).toBe(1)
+  })
+
+  it('an impolite side that gave up tries again when the polite side retries', async () => {
+    const { pair, network } = await connected()
+    const { polite, impolite } = roles(pair)
+    network.partition('a', 'b')
+    await until(network, () => polite.getSnapshot().hasTag('failed') && impolite.getSnapshot().hasTag('failed'), 'both to give up')
+    network.heal('a', 'b')
+    polite.send({ type: 'ui.retry' })
+    await until(
+      network,
+      () => polite.getSnapshot().hasTag('connected') && impolite.getSnapshot().hasTag('connected'),
+      'connected after the retry',
+    )
+    expect(impolite.getSnapshot().context.link.restarts).toBe(0)
+  })
+
+  it('drops a request made before a restart that has happened since', async () => {
+    const { pair, network } = await connected()
+    const { polite, impolite, politeSide } = roles(pair)
+    polite.send({ type: 'ui.restartIce' })
+    await until(
+      network,
+      () => impolite.getSnapshot().context.recoveries.length === 1 && impolite.getSnapshot().hasTag('connected'),
+      'the restart done',
+    )
+    const request = pair.sent[politeSide].find((m) => m.kind === 'restart')
+    if (!request) throw new Error('the polite side sent no restart request')
+    // Sent again with a new number, as a replay that overtook nothing would be: it names the old credentials.
+    pair.redeliver(politeSide, { ...request, seq: impolite.getSnapshot().context.signaling.remoteSeq + 1 })
+    expect(impolite.getSnapshot().context.dropped.staleRestart).toBe(1)
+    expect(impolite.getSnapshot().context.totalRestarts).toBe(1)
+    expect(impolite.getSnapshot().hasTag('connected')).toBe(true)
+  })
+})
+
 describe('a pair that cannot connect directly', () => {
   for (const [name, iceServers, expected] of [
     ['with no TURN server, both sides say why at the first failed attempt, and stop saying it once connected', [], 'no-relay'],

@@ -167,14 +167,14 @@ describe('perfect negotiation', () => {
     p.setAuto('b', false)
     const ignoredBefore = at(p, 'a').context.ignoredOffers
 
-    // a offers (its screen); b answers, then makes an offer of its own (an
-    // ICE restart): b's answer and b's offer travel back to a together.
+    // a offers (its screen); b answers, then makes an offer of its own (its
+    // screen too): b's answer and b's offer travel back to a together.
     p.refs.a.send({ type: 'media.tracks', tracks: await screen(at(p, 'a').context.localTracks) })
     await waitUntil(() => p.queues.a.some((m) => m.kind === 'description'), { what: "a's offer" })
     p.setAuto('a', true)
     const types = () => p.queues.b.flatMap((m) => (m.kind === 'description' ? [m.description.type] : []))
     await waitUntil(() => types().join() === 'answer', { what: "b's answer" })
-    p.refs.b.send({ type: 'ui.restartIce' })
+    p.refs.b.send({ type: 'media.tracks', tracks: await screen(at(p, 'b').context.localTracks) })
     await waitUntil(() => types().join() === 'answer,offer', {
       what: "b's answer followed by b's offer",
       describe: () => ({ queue: types(), b: at(p, 'b').value }),
@@ -191,7 +191,9 @@ describe('perfect negotiation', () => {
 
     p.setAuto('b', true)
     await bothSettled(p)
-    await waitUntil(() => at(p, 'b').context.link.remoteTracks.screen, { what: "a's screen received" })
+    await waitUntil(() => at(p, 'b').context.link.remoteTracks.screen && at(p, 'a').context.link.remoteTracks.screen, {
+      what: 'each screen received on the other side',
+    })
     noErrors(p)
   }, 30_000)
 

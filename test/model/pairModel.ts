@@ -23,9 +23,11 @@ import type { Side } from '../support/peerPair'
  * A description in flight: an `offer`, an `answer`, an offer sent `again`
  * after a signaling reconnect (its first copy was delivered or is ahead of
  * it), or a `stale` one, which the receiver drops (addressed to a
- * connection that no longer exists, or an answer the offerer has already).
+ * connection that no longer exists, or an answer the offerer has already),
+ * or the polite side's `request` that the impolite side restart ICE (the
+ * polite side never makes a restart offer itself).
  */
-export type Message = 'offer' | 'answer' | 'again' | 'stale'
+export type Message = 'offer' | 'answer' | 'again' | 'stale' | 'request'
 
 /** What an outstanding offer carries: a connection's first tracks, a track change, or an ICE restart. */
 export type Offer = 'first' | 'change' | 'restart'
@@ -120,13 +122,31 @@ function change(state: PairState, side: Side, offer: 'change' | 'restart'): Pair
   return next
 }
 
-/** The oldest description from `from` reaches the other side. */
+/**
+ * An ICE failure seen by `side`: the impolite side restarts (it offers);
+ * the polite side asks the impolite side to.
+ */
+function iceFail(state: PairState, side: Side): PairState | null {
+  if (side !== POLITE) return change(state, side, 'restart')
+  if (state.offer[side] !== null || state.waiting) return null
+  const next = copy(state)
+  next.inFlight[side].push('request')
+  return next
+}
+
+/** The oldest description (or restart request) from `from` reaches the other side. */
 function deliver(state: PairState, from: Side): PairState | null {
   if (state.inFlight[from].length === 0) return null
   const next = copy(state)
   const to = other(from)
   const message = next.inFlight[from].shift()
   if (message === 'stale') return next
+  // A request finds the impolite side with an offer of its own under way (it
+  // is dropped: that offer answers it), or stable (it restarts).
+  if (message === 'request') {
+    if (next.offer[to] === null) sendOffer(next, to, 'restart')
+    return next
+  }
   if (message === 'answer') {
     next.offer[to] = null
     return next
@@ -191,9 +211,9 @@ export function nextState(state: PairState, event: PairModelEvent): PairState | 
       case 'NEGOTIATE_B':
         return change(state, 'b', 'change')
       case 'ICE_FAIL_A':
-        return change(state, 'a', 'restart')
+        return iceFail(state, 'a')
       case 'ICE_FAIL_B':
-        return change(state, 'b', 'restart')
+        return iceFail(state, 'b')
       case 'DELIVER_A_TO_B':
         return deliver(state, 'a')
       case 'DELIVER_B_TO_A':

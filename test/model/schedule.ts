@@ -53,6 +53,7 @@ export type MessageKind = v.InferOutput<typeof MessageKindSchema>
 
 export function kindOf(data: SignalData): MessageKind {
   if (data.kind === 'description') return data.description.type === 'offer' ? 'offer' : 'answer'
+  // Candidates, end-of-candidates, and the polite side's restart requests: what travels beside the descriptions.
   return 'candidate'
 }
 

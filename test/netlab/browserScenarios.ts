@@ -111,8 +111,6 @@ export const BROWSER_SCENARIOS: Scenario[] = [
   },
   {
     name: 'link-cut-browser',
-    reproduces:
-      "in about half the runs one of the browser's tiles says connected after the restore while its picture stays frozen, although that tile's connection decodes frames",
     description: `Chromium in home 1 and bots in homes 2 and 3, behind EIM NATs; the browser's link is cut both ways for ${CUT_MS / 1000} s: its pairs go reconnecting on both sides, recover on the same connections with video in the browser again, and the bots' own pair never drops`,
     nats: ['eim', 'eim', 'eim'],
     serve: true,
@@ -161,7 +159,8 @@ export const BROWSER_SCENARIOS: Scenario[] = [
             ),
         ])
         // The page's own account of each recovery (its role in the pair, the cause, how long), for the record.
-        for (const line of browser.logs().filter((l) => /"msg":"(restarting ICE|recovered)"/.test(l))) log(`the page: ${line}`)
+        for (const line of browser.logs().filter((l) => /"msg":"(restarting ICE|asking the remote to restart ICE|recovered)"/.test(l)))
+          log(`the page: ${line}`)
         if (videoBack)
           log(`every bot and the browser show every pair connected again, ${mark('reconnected') - restored} ms after the restore`)
 

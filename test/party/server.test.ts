@@ -138,6 +138,15 @@ describe('signal relay', () => {
     expect((await b.client.next('signal')).data).toEqual({ kind: 'end-of-candidates', usernameFragment: 'abcd', session: 3 })
   })
 
+  it("relays the polite side's ICE restart request, with the ufrag it names", async () => {
+    const room = freshRoom()
+    const a = await join(room)
+    const b = await join(room)
+    const request: SignalData = { kind: 'restart', ufrag: 'Ab+/', session: 3, seq: 9, ack: 7 }
+    a.client.send({ type: 'signal', to: b.welcome.id, data: request })
+    expect((await b.client.next('signal')).data).toEqual(request)
+  })
+
   it('routes by server identity even when two sockets choose the same _pk', async () => {
     const room = freshRoom()
     const a = await join(room, { _pk: 'same' })
