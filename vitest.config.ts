@@ -31,9 +31,10 @@ export const LAYERS = {
     'test/vitest.config.test.ts',
     'test/eslint.config.test.ts',
   ],
-  server: ['test/party/server.test.ts', 'test/party/auth.test.ts'],
+  server: ['test/party/server.test.ts', 'test/party/auth.test.ts', 'test/party/fuzz.test.ts'],
   libwebrtc: [
     'test/machines/peerMachine*.test.ts',
+    'test/machines/safetyCode.test.ts',
     'test/machines/mediaMachine.test.ts',
     'test/machines/roomMachine.test.ts',
     'test/machines/node/**/*.test.ts',

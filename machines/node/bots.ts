@@ -10,6 +10,7 @@ import { pairSummary, toSnapshot, type StatsSnapshot } from '../inspect/stats'
 import { watchStats } from '../inspect/watchStats'
 import type { PeerFailure, PeerTag, PeerTimings, Recovery } from '../peer/types'
 import { peerTag } from '../peerMachine'
+import { pairSafetyCode } from '../safetyCode'
 import type { Heartbeat } from '../roomSocket'
 import { nodeWebRTC } from './wrtc'
 
@@ -51,6 +52,8 @@ export type PeerReport = {
   recoveries: Recovery[]
   /** Why the pair cannot connect, once it is known (`no-relay`: direct blocked and no TURN server). */
   problem: PeerFailure | null
+  /** The pair's safety code (`../safetyCode.ts`): the same on both sides unless someone sits in the middle; null before negotiation. */
+  safetyCode: string | null
 }
 
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
@@ -147,6 +150,7 @@ export async function report(bot: Bot): Promise<BotReport> {
       candidatePair: stats ? candidatePairOf(toSnapshot(stats, Date.now())) : null,
       recoveries: peer.context.recoveries,
       problem: peer.context.link.failure,
+      safetyCode: await pairSafetyCode(snapshot.context.room, peer.context.link.pc),
     })
   }
   return {

@@ -117,6 +117,37 @@ describe('a four-person call in Chromium and Firefox', () => {
     }
   }, 30_000)
 
+  it("each pair shows one safety code on both sides, across browsers, and each pair's differs", async () => {
+    /** Opens every tile's safety code and reads them, by the name on the tile. */
+    const codes = async (p: Participant) => {
+      await p.evaluate(() => {
+        for (const button of document.querySelectorAll<HTMLButtonElement>('[data-testid="safety-toggle"][aria-expanded="false"]'))
+          button.click()
+      })
+      await p.waitFor(
+        () =>
+          [...document.querySelectorAll('[data-testid="safety-code"] code')].filter((c) => /^\d{5}( \d{5}){3}$/.test(c.textContent ?? ''))
+            .length === 3,
+        10_000,
+        'three safety codes',
+      )
+      return p.evaluate(() =>
+        Object.fromEntries(
+          [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((tile) => [
+            tile.querySelector('.name')?.textContent ?? '',
+            tile.querySelector('[data-testid="safety-code"] code')?.textContent ?? '',
+          ]),
+        ),
+      )
+    }
+    const [ada, bob, cy] = people
+    const [adaSees, bobSees, cySees] = [await codes(ada), await codes(bob), await codes(cy)]
+    expect(cySees.Ada, 'Firefox and Chromium agree').toBe(adaSees.Cy)
+    expect(bobSees.Ada).toBe(adaSees.Bob)
+    expect(cySees.Bob).toBe(bobSees.Cy)
+    expect(new Set(Object.values(adaSees)).size, "Ada's three pairs have three codes").toBe(3)
+  }, 40_000)
+
   it('a participant reloading the page comes back without leaving a ghost tile anywhere', async () => {
     const cy = people[2]
     const cyId = await peerIdOf(people[0], 'Cy')

@@ -70,6 +70,20 @@ describe('the inspector in a three-person call', () => {
       { what: 'stats charts with points', timeoutMs: 15_000 },
     )
     expect(await ada.count('timeline-entry')).toBeGreaterThan(10)
+    // Each pair's safety code, beside its descriptions, is the one its tile shows.
+    await ada.evaluate(() => {
+      for (const button of document.querySelectorAll<HTMLButtonElement>('[data-testid="safety-toggle"]')) button.click()
+    })
+    await ada.waitFor(
+      () => {
+        const text = (selector: string) => [...document.querySelectorAll(selector)].map((c) => c.textContent ?? '')
+        const tiles = text('[data-testid="safety-code"] code')
+        const inspector = text('[data-testid="inspector-safety-code"] code')
+        return tiles.length === 2 && tiles.every((code) => /^\d{5}( \d{5}){3}$/.test(code) && inspector.includes(code))
+      },
+      15_000,
+      'the same safety codes on the tiles and in the inspector',
+    )
   }, 120_000)
 
   it('selecting a timeline entry shows that moment (time travel)', async () => {

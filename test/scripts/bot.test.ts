@@ -34,6 +34,7 @@ type Summary = {
       bytesReceived: number
       candidatePair: { local: string; remote: string; protocol: string; relayProtocol: string | null } | null
       recoveries: { cause: string; ms: number }[]
+      safetyCode: string | null
     }[]
   }[]
 }
@@ -59,6 +60,9 @@ describe('npm run bot', () => {
       })
       expect(bot.peers[0].recoveries).toEqual([])
     }
+    // The pair's safety code, the same in both bots' summaries.
+    expect(a.peers[0].safetyCode).toMatch(/^\d{5}( \d{5}){3}$/)
+    expect(b.peers[0].safetyCode).toBe(a.peers[0].safetyCode)
   }, 60_000)
 
   it('exits 1 when a bot cannot reach every other participant (the room is full)', async () => {

@@ -1,9 +1,11 @@
 import { useSelector } from '@xstate/react'
+import { useEffect, useState } from 'react'
 import type { ActorRefFrom } from 'xstate'
 import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
 import { useSpeaking } from '../../shared/useAudioLevel'
 import { peerTag } from '../../../machines/peerMachine'
+import { pairSafetyCode } from '../../../machines/safetyCode'
 import { CallContext } from '../../shared/callContext'
 import { useRoute } from './useRoute'
 import { initials } from '../../shared/initials'
@@ -79,6 +81,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
           {route.kind}
         </span>
       )}
+      <SafetyCode peer={peer} name={name} />
       <footer>
         <span className="name">{name}</span>
         {presence?.mic === false && (
@@ -88,6 +91,63 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
         )}
       </footer>
     </article>
+  )
+}
+
+/**
+ * The pair's safety code, shown on request: the two participants read it to
+ * each other, and the same number on both screens means nobody sits in the
+ * middle of their connection (`machines/safetyCode.ts`).
+ */
+function SafetyCode({ peer, name }: { peer: PeerRef; name: string }) {
+  const room = CallContext.useSelector((s) => s.context.room)
+  // A new negotiation (or a new connection) may bring new certificates.
+  const signalingState = useSelector(peer, (s) => s.context.link.signalingState)
+  const pc = useSelector(peer, (s) => s.context.link.pc)
+  const [open, setOpen] = useState(false)
+  const [code, setCode] = useState<string | null>(null)
+  useEffect(() => {
+    if (!open) return
+    let current = true
+    void pairSafetyCode(room, pc).then((next) => current && setCode(next))
+    return () => {
+      current = false
+    }
+  }, [open, room, pc, signalingState])
+  return (
+    <div className="safety">
+      <button
+        type="button"
+        className="safety-toggle"
+        data-testid="safety-toggle"
+        aria-expanded={open}
+        title={`Check that your connection with ${name} is private`}
+        onClick={() => setOpen((o) => !o)}
+      >
+        <ShieldIcon />
+        <span className="visually-hidden">Safety code</span>
+      </button>
+      {open && (
+        <p className="safety-code" data-testid="safety-code" role="status">
+          {code ? (
+            <>
+              <span>Safety code</span> <code>{code}</code>
+              <small>The same on {name}'s screen: nobody is listening in.</small>
+            </>
+          ) : (
+            'No safety code until the connection is negotiated.'
+          )}
+        </p>
+      )}
+    </div>
+  )
+}
+
+function ShieldIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true">
+      <path fill="currentColor" d="M12 2 4 5v6c0 5 3.4 9.6 8 11 4.6-1.4 8-6 8-11V5l-8-3Zm-1 14-4-4 1.4-1.4L11 13.2l4.6-4.6L17 10l-6 6Z" />
+    </svg>
   )
 }
 

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 import type { AnyStateMachine, StateValue } from 'xstate'
 import { activeStateIds } from '../../../machines/inspect/graph'
 import type { ActorInfo, ActorKind, Descriptions, StateEntry, TimelineEntry } from '../../../machines/inspect/recorder'
@@ -6,6 +6,7 @@ import type { StatsSample } from '../../../machines/inspect/stats'
 import { mediaMachine } from '../../../machines/mediaMachine'
 import { peerMachine } from '../../../machines/peerMachine'
 import { roomMachine } from '../../../machines/roomMachine'
+import { safetyCode } from '../../../machines/safetyCode'
 import { Statechart } from './Statechart'
 import { StatsCharts } from './StatsCharts'
 import './inspector.css'
@@ -156,6 +157,11 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
         {peers.map((p) => (
           <details key={p.label}>
             <summary>{p.label}</summary>
+            <SafetyCodeLine
+              room={roomOf(states.room?.context)}
+              local={data.descriptions[p.label]?.local ?? null}
+              remote={data.descriptions[p.label]?.remote ?? null}
+            />
             <h4>Local</h4>
             <pre>{data.descriptions[p.label]?.local ?? '(none)'}</pre>
             <h4>Remote</h4>
@@ -284,6 +290,31 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
       ))}
     </svg>
   )
+}
+
+/**
+ * The pair's safety code from its descriptions (`machines/safetyCode.ts`):
+ * the same on the other participant's inspector unless someone sits in the
+ * middle.
+ */
+function SafetyCodeLine({ room, local, remote }: { room: string | null; local: string | null; remote: string | null }) {
+  const [code, setCode] = useState<string | null>(null)
+  useEffect(() => {
+    let current = true
+    void (room === null ? Promise.resolve(null) : safetyCode(room, local, remote)).then((next) => current && setCode(next))
+    return () => {
+      current = false
+    }
+  }, [room, local, remote])
+  return (
+    <p className="safety-line" data-testid="inspector-safety-code">
+      Safety code: <code>{code ?? '(not negotiated)'}</code>
+    </p>
+  )
+}
+
+function roomOf(context: unknown): string | null {
+  return typeof context === 'object' && context !== null && 'room' in context && typeof context.room === 'string' ? context.room : null
 }
 
 function rosterNames(context: unknown): Record<string, string> {
