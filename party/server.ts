@@ -19,7 +19,7 @@ import { createLogger, type Logger } from '../lib/log'
 import { fullBucket, take, type Bucket } from '../lib/tokenBucket'
 import { iceServersFor } from './turn'
 
-/** A participant of the room, kept in room storage so hibernation keeps it. */
+/** A participant of the room, kept in room storage so that a restart of the room keeps it. */
 type Member = {
   id: string
   secretHash: string
@@ -54,7 +54,16 @@ const ABUSE_WINDOW_MS = 10_000
  * in production) serves one room. The wire protocol is `protocol/messages.ts`.
  */
 export default class RoomServer implements Party.Server {
-  readonly options: Party.ServerOptions = { hibernate: true }
+  /**
+   * No hibernation. A hibernatable socket that the server closes (a full
+   * room, a replaced or abusive connection) stays open on the client's side
+   * for 10 s: workerd sends the Close frame but ends the TCP connection only
+   * when its close timeout runs out, so a refused client hangs in CLOSING
+   * (measured with `ws`: the FIN came 10.0 s after the Close; 6–15 ms
+   * without hibernation). Hibernation would save nothing in a call anyway:
+   * every participant's heartbeat ping wakes the room every few seconds.
+   */
+  readonly options: Party.ServerOptions = { hibernate: false }
 
   readonly config: RoomConfig
   readonly log: Logger
@@ -77,7 +86,12 @@ export default class RoomServer implements Party.Server {
       if (key.toLowerCase() !== NAME_HEADER) headers.set(key, value)
     })
     if (admitted.tokenName !== null) headers.set(NAME_HEADER, admitted.tokenName)
-    return new Request(request.url, { method: request.method, headers })
+    // The connection's id is the client's `_pk`. Without hibernation PartyKit
+    // keys its connections by that id, so a second socket with the same one
+    // would take the first one's place: the server chooses it instead.
+    const url = new URL(request.url)
+    url.searchParams.set('_pk', randomToken(12))
+    return new Request(url, { method: request.method, headers })
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
@@ -235,9 +249,9 @@ export default class RoomServer implements Party.Server {
 
   /** A socket closed without `bye`: start the grace period, unseen by others. */
   private async leave(connection: Party.Connection<ConnState>) {
-    // With hibernation on an older compatibility date workerd does not answer
-    // a client's Close frame by itself, so the client would hang in CLOSING
-    // until it times out (cloudflare/partykit#389). Complete the handshake.
+    // On an older compatibility date workerd does not answer a client's
+    // Close frame by itself, so the client would hang in CLOSING until it
+    // times out (cloudflare/partykit#389, #393). Complete the handshake.
     try {
       connection.close(1000)
     } catch {

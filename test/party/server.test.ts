@@ -253,6 +253,68 @@ describe('capacity and isolation', () => {
     expect(fourth.all('welcome')).toHaveLength(0)
   })
 
+  it('a flood of 1,000 join attempts at a full room: each refused and closed at once, while the members signal on, nothing lost', async () => {
+    const room = freshRoom()
+    const [a, b, c] = [await join(room), await join(room), await join(room)]
+    // a signals b every 25 ms (40 frames/s, under the rate limit), stamped, all along.
+    const sentAt: number[] = []
+    const arrivedAt = new Map<number, number>()
+    b.client.socket.on('message', (raw) => {
+      const message = JSON.parse(raw.toString()) as { type: string; data?: { seq?: number } }
+      if (message.type === 'signal' && message.data?.seq !== undefined) arrivedAt.set(message.data.seq, Date.now())
+    })
+    let pumping = true
+    const pump = (async () => {
+      while (pumping) {
+        const seq = sentAt.length + 1
+        sentAt.push(Date.now())
+        a.client.send({ type: 'signal', to: b.welcome.id, data: { kind: 'end-of-candidates', session: 1, seq } })
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    })()
+    const relayMs = (from: number, to: number) =>
+      sentAt
+        .slice(from, to)
+        .map((t, i) => (arrivedAt.get(from + i + 1) ?? Infinity) - t)
+        .sort((x, y) => x - y)
+    await waitUntil(() => arrivedAt.size >= 40, { what: 'a first second of signals' })
+    const quietEnd = sentAt.length
+
+    let refused = 0
+    const WAVE = 50
+    for (let wave = 0; wave < 1_000 / WAVE; wave++) {
+      await Promise.all(
+        Array.from({ length: WAVE }, async () => {
+          const intruder = await TestClient.connect(server.wsUrl(room))
+          const error = await intruder.next('error')
+          const closed = await intruder.closedWith()
+          if (error.code === 'room-full' && closed.code === CloseCode.roomFull && intruder.all('welcome').length === 0) refused++
+        }),
+      )
+    }
+    const floodEnd = sentAt.length
+    pumping = false
+    await pump
+    await waitUntil(() => arrivedAt.size === sentAt.length, {
+      what: "every one of a's signals at b",
+      describe: () => ({ sent: sentAt.length, arrived: arrivedAt.size }),
+    })
+
+    expect(refused).toBe(1_000)
+    // In order, none lost, none twice: b's signals are exactly a's, 1..n.
+    const order = b.client.all('signal').map((m) => m.data.seq)
+    expect(order).toEqual(sentAt.map((_, i) => i + 1))
+    // The intruders were never members: nobody heard of them (a heard of b and c, b of c).
+    expect(a.client.all('peer-joined').length + b.client.all('peer-joined').length + c.client.all('peer-joined').length).toBe(3)
+    const quiet = relayMs(0, quietEnd)
+    const flood = relayMs(quietEnd, floodEnd)
+    const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]
+    console.log(
+      `relay a→b, p50/p99: ${pct(quiet, 50)}/${pct(quiet, 99)} ms before the flood (${quiet.length} signals), ` +
+        `${pct(flood, 50)}/${pct(flood, 99)} ms during it (${flood.length} signals, 1,000 refused joins)`,
+    )
+  }, 120_000)
+
   it('keeps rooms apart: joins, presence and signals never cross', async () => {
     const x = freshRoom()
     const y = freshRoom()
