@@ -55,16 +55,56 @@ export const connectionEvents = fromCallback<{ type: 'noop' }, { pc: PeerConnect
   },
 )
 
+/**
+ * `operation`, or a rejection once `signal` aborts (the actor stopped).
+ * An operation on a connection closed under it may never settle (libwebrtc
+ * in Node leaves some pending for good), and whatever waits on it would
+ * keep the stopped actor, its machine and its connection alive: a leak per
+ * leave, found by the churn test.
+ */
+function untilStopped<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const box: Settle<T> = { resolve, reject }
+    signal.addEventListener(
+      'abort',
+      () => {
+        box.resolve = null
+        box.reject = null
+        reject(signal.reason)
+      },
+      { once: true },
+    )
+    forward(operation, box)
+  })
+}
+
+type Settle<T> = { resolve: ((value: T) => void) | null; reject: ((error: unknown) => void) | null }
+
+/**
+ * Settles `box` with `operation`. A function of its own, so that the
+ * callbacks the operation keeps hold the box alone: not the signal, whose
+ * abort reason carries a stack that reaches the actor.
+ */
+function forward<T>(operation: Promise<T>, box: Settle<T>): void {
+  operation.then(
+    (value) => box.resolve?.(value),
+    (error: unknown) => box.reject?.(error),
+  )
+}
+
 /** `setLocalDescription()` with no argument: the offer or answer the state calls for. */
-export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: PeerConnectionLike }>(async ({ input: { pc } }) => {
-  await pc.setLocalDescription()
-  return pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null
-})
+export const setLocalDescription = fromPromise<RTCSessionDescriptionInit | null, { pc: PeerConnectionLike }>(
+  async ({ input: { pc }, signal }) => {
+    await untilStopped(pc.setLocalDescription(), signal)
+    return pc.localDescription ? { type: pc.localDescription.type, sdp: pc.localDescription.sdp } : null
+  },
+)
 
 /** `setRemoteDescription()`; an offer in have-local-offer rolls back implicitly. */
 export const setRemoteDescription = fromPromise<void, { pc: PeerConnectionLike; description: RTCSessionDescriptionInit }>(
-  async ({ input: { pc, description } }) => {
-    await pc.setRemoteDescription(description)
+  async ({ input: { pc, description }, signal }) => {
+    await untilStopped(pc.setRemoteDescription(description), signal)
   },
 )
 
@@ -86,6 +126,12 @@ export type TaskResult =
  * and reports failures back as events.
  */
 export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnectionLike }>(({ input: { pc }, receive, sendBack }) => {
+  // Results go through a box that the cleanup empties, never through a
+  // closure over sendBack: an operation on a closed connection may never
+  // settle (see untilStopped), and its callback would keep the stopped
+  // actor alive.
+  const out: { send: ((result: TaskResult) => void) | null } = { send: sendBack }
+  const send = (result: TaskResult) => out.send?.(result)
   const report = (task: ConnectionTask['type'], error: unknown) => ({
     name: error instanceof Error || isNamed(error) ? error.name : 'Error',
     message: error instanceof Error || isNamed(error) ? error.message : String(error),
@@ -98,19 +144,19 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnection
         pc.addIceCandidate(task.candidate ?? undefined).catch((error: unknown) => {
           // webrtc-pc perfect negotiation: candidates of an offer we ignored
           // fail to apply, and that is expected.
-          if (task.ignoringOffer) sendBack({ type: 'task.ignored', ...report(task.type, error) } satisfies TaskResult)
-          else sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+          if (task.ignoringOffer) send({ type: 'task.ignored', ...report(task.type, error) } satisfies TaskResult)
+          else send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
         })
         return
       case 'task.replaceTrack':
         task.sender.replaceTrack(task.track).catch((error: unknown) => {
-          sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+          send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
         })
         return
       case 'task.rollback':
         if (pc.signalingState !== 'have-remote-offer') return
         pc.setLocalDescription({ type: 'rollback' }).catch((error: unknown) => {
-          sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
+          send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
         })
         return
       case 'task.encode': {
@@ -121,13 +167,16 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnection
           encoding.scaleResolutionDownBy = task.encoding.scaleResolutionDownBy
         }
         task.sender.setParameters(parameters).then(
-          () => sendBack({ type: 'task.encoded', encoding: task.encoding } satisfies TaskResult),
-          (error: unknown) => sendBack({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult),
+          () => send({ type: 'task.encoded', encoding: task.encoding } satisfies TaskResult),
+          (error: unknown) => send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult),
         )
         return
       }
     }
   })
+  return () => {
+    out.send = null
+  }
 })
 
 function isNamed(error: unknown): error is { name: string; message: string } {
