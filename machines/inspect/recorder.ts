@@ -66,6 +66,14 @@ export type StateEntry = Extract<TimelineEntry, { kind: 'state' }>
 export type RecorderOptions = {
   /** Events and state changes kept (default 10,000). */
   maxEntries?: number
+  /**
+   * The timeline's size bound, in characters of the entries' JSON (default
+   * 3 MiB): a state entry carries its actor's whole context, so the count
+   * alone would let a busy call hold tens of MiB.
+   */
+  maxBytes?: number
+  /** Participants who left whose stats, descriptions and last state are kept (default 8; older ones are forgotten). */
+  maxDeparted?: number
   /** Stats kept per peer, in ms (default 5 minutes). */
   statsWindowMs?: number
   /** Leave ICE passwords, TURN credentials and join secrets in the dump (default false). */
@@ -92,15 +100,25 @@ export type Recorder = {
 /** The machines whose actors are recorded, by their machine id. */
 const MACHINE_KINDS: Record<string, ActorKind> = { [roomMachine.id]: 'room', [mediaMachine.id]: 'media', [peerMachine.id]: 'peer' }
 
+/** What an entry costs beyond its summary or context, in the ring's size count. */
+const ENTRY_OVERHEAD = 100
+
 /** Keys whose values are secrets, in any context or event payload. */
 const SECRET_KEYS = new Set(['secret', 'token', 'credential', 'password'])
 
 /** Creates a recorder; pass `recorder.inspect` to the call. */
 export function createRecorder(options: RecorderOptions = {}): Recorder {
   const maxEntries = options.maxEntries ?? 10_000
+  const maxBytes = options.maxBytes ?? 3 * 2 ** 20
+  const maxDeparted = options.maxDeparted ?? 8
   const statsWindowMs = options.statsWindowMs ?? 5 * 60_000
   const redact = !options.keepSecrets
   const ring: TimelineEntry[] = []
+  /** Each ring entry's size, in the same order, and their sum. */
+  const sizes: number[] = []
+  let bytes = 0
+  /** Peers who left, oldest first (see forgetDeparted). */
+  const departed: string[] = []
   const actorsBySession = new Map<string, ActorInfo>()
   const lastState = new Map<string, string>()
   const latest: Record<string, StateEntry> = {}
@@ -124,11 +142,38 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       for (const listener of listeners) listener()
     })
   }
-  const push = (entry: TimelineEntry) => {
+  const push = (entry: TimelineEntry, size: number) => {
     ring.push(entry)
-    if (ring.length > maxEntries) ring.splice(0, ring.length - maxEntries)
+    sizes.push(size)
+    bytes += size
+    while (ring.length > 1 && (ring.length > maxEntries || bytes > maxBytes)) {
+      ring.shift()
+      bytes -= sizes.shift() ?? 0
+    }
     changed()
   }
+
+  /**
+   * The room's snapshot lists the peers it has: any other peer recorded so
+   * far has left. The last `maxDeparted` of them are kept for the inspector
+   * (why did Bob's pair fail?); older ones are forgotten, or a long call with
+   * people coming and going would keep every one of them.
+   */
+  const forgetDeparted = (present: string[]) => {
+    for (const label of Object.keys(latest)) {
+      if (actorKind(label) === 'peer' && !present.includes(label) && !departed.includes(label)) departed.push(label)
+    }
+    for (let i = departed.length - 1; i >= 0; i--) if (present.includes(departed[i])) departed.splice(i, 1)
+    while (departed.length > maxDeparted) {
+      const label = departed.shift() ?? ''
+      delete latest[label]
+      delete stats[label]
+      delete descriptions[label]
+      lastState.delete(label)
+      for (const [session, info] of actorsBySession) if (info.label === label) actorsBySession.delete(session)
+    }
+  }
+  const actorKind = (label: string) => [...actorsBySession.values()].find((info) => info.label === label)?.kind
 
   // An observer must never break what it observes: an exception thrown here
   // would surface inside the actor that emitted the event.
@@ -153,15 +198,11 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       if (!actor || event.event.type.startsWith('xstate.')) return
       const payload: { type: string } & Record<string, unknown> = event.event
       if (isHeartbeat(payload)) return
-      push({
-        seq: ++seq,
-        t: Date.now(),
-        actor: actor.label,
-        kind: 'event',
-        event: payload.type,
-        summary: summarise(payload, redact),
-        signal: signalOf(actor, payload),
-      })
+      const summary = summarise(payload, redact)
+      push(
+        { seq: ++seq, t: Date.now(), actor: actor.label, kind: 'event', event: payload.type, summary, signal: signalOf(actor, payload) },
+        ENTRY_OVERHEAD + summary.length,
+      )
       return
     }
     if (event.type !== '@xstate.snapshot' || !actor) return
@@ -171,6 +212,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     const tags = [...snapshot.tags].sort()
     const key = JSON.stringify([snapshot.value, tags, context])
     if (actor.kind === 'room' && typeof snapshot.context.selfId === 'string') selfId = snapshot.context.selfId
+    if (actor.kind === 'room' && isRecord(snapshot.context.peers)) forgetDeparted(Object.keys(snapshot.context.peers))
     if (actor.kind === 'peer') {
       const link = snapshot.context.link
       recordDescriptions(actor.label, isRecord(link) ? link.pc : null)
@@ -179,7 +221,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     lastState.set(actor.label, key)
     const entry: StateEntry = { seq: ++seq, t: Date.now(), actor: actor.label, kind: 'state', value: snapshot.value, tags, context }
     latest[actor.label] = entry
-    push(entry)
+    push(entry, ENTRY_OVERHEAD + key.length)
   }
 
   const recordDescriptions = (peerId: string, pc: unknown) => {

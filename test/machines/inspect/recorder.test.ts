@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { createRecorder, parseDump, redactSdp, sanitize, type Environment, type TimelineEntry } from '../../../machines/inspect/recorder'
+import { createCall } from '../../../machines/createCall'
+import {
+  createRecorder,
+  parseDump,
+  redactSdp,
+  sanitize,
+  type Environment,
+  type RecorderOptions,
+  type TimelineEntry,
+} from '../../../machines/inspect/recorder'
 import type { LocalTracks } from '../../../machines/localTracks'
 import { createPeerPair } from '../../support/peerPair'
 import { createSimulatedNetwork } from '../../support/simulatedWebRTC'
@@ -8,8 +17,8 @@ import { waitUntil } from '../../support/wait'
 const ENV: Environment = { userAgent: 'test', app: 'meshcall test', protocol: 1, config: { room: 'r', token: 'join-token' } }
 
 /** A pair negotiated on the simulated network, recorded through XState's inspection API. */
-async function recordedPair(maxEntries?: number) {
-  const recorder = createRecorder({ maxEntries })
+async function recordedPair(options: RecorderOptions = {}) {
+  const recorder = createRecorder(options)
   const network = createSimulatedNetwork()
   const webrtc = { a: network.webrtc('a'), b: network.webrtc('b') }
   const tracks = async (w: typeof webrtc.a): Promise<LocalTracks> => {
@@ -103,11 +112,47 @@ describe('the inspector recorder', () => {
   })
 
   it('keeps a bounded ring buffer', async () => {
-    const { recorder, pair } = await recordedPair(40)
+    const { recorder, pair } = await recordedPair({ maxEntries: 40 })
     expect(recorder.entries()).toHaveLength(40)
     expect(recorder.entries()[0].seq).toBeGreaterThan(1)
     // The latest state of each actor survives eviction.
     expect(recorder.latest().a.tags).toContain('connected')
+    pair.stop()
+  })
+
+  it('bounds the ring by size as well: a state entry carries a whole context', async () => {
+    const all = await recordedPair()
+    const full = all.recorder.entries().length
+    all.pair.stop()
+    const { recorder, pair } = await recordedPair({ maxBytes: 20_000 })
+    const size = recorder.entries().reduce((sum, e) => sum + JSON.stringify(e).length, 0)
+    expect(recorder.entries().length).toBeLessThan(full)
+    // The bound counts the context's JSON and a little per entry: the entries' JSON is near it.
+    expect(size).toBeLessThanOrEqual(25_000)
+    expect(recorder.latest().a.tags).toContain('connected')
+    pair.stop()
+  })
+
+  it('forgets the participants who left beyond the last few, so that a long call does not keep every one', async () => {
+    const { recorder, pair } = await recordedPair({ maxDeparted: 1 })
+    expect(Object.keys(recorder.descriptions()).sort()).toEqual(['a', 'b'])
+    // A room that has neither peer (a lobby, recorded by the same recorder): both have left.
+    const network = createSimulatedNetwork()
+    const room = createCall({
+      host: '127.0.0.1:9',
+      room: 'r',
+      name: 'n',
+      webrtc: network.webrtc('c'),
+      join: false,
+      inspect: recorder.inspect,
+    })
+    await waitUntil(() => recorder.latest().a === undefined || recorder.latest().b === undefined, { what: 'one departed peer forgotten' })
+    const kept = recorder.latest().a ? 'a' : 'b'
+    const forgotten = kept === 'a' ? 'b' : 'a'
+    expect(recorder.latest()[kept]).toBeDefined()
+    expect(recorder.descriptions()[forgotten]).toBeUndefined()
+    expect(recorder.actors().map((x) => x.label)).not.toContain(forgotten)
+    room.stop()
     pair.stop()
   })
 
