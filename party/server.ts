@@ -281,7 +281,7 @@ export default class RoomServer implements Party.Server {
   }
 
   private async relaySignal(from: Member, connection: Party.Connection, to: string, data: SignalData) {
-    const target = this.roster[to]
+    const target = this.memberOf(to)
     if (!target || to === from.id) {
       this.sendError(connection, 'unknown-peer', `no peer ${JSON.stringify(to)} in this room`)
       return
@@ -330,12 +330,22 @@ export default class RoomServer implements Party.Server {
   private async findResumable(resume: string | null): Promise<{ member: Member; secret: string } | null> {
     if (!resume) return null
     const dot = resume.indexOf('.')
-    const member = dot > 0 ? this.roster[resume.slice(0, dot)] : undefined
+    const member = dot > 0 ? this.memberOf(resume.slice(0, dot)) : undefined
     if (!member) return null
     const secret = resume.slice(dot + 1)
     const matches = timingSafeEqual(await sha256(secret), member.secretHash)
     if (!matches) this.log.warn('resume refused: wrong secret', { peerId: member.id })
     return matches ? { member, secret } : null
+  }
+
+  /**
+   * The member with this id, for an id a client sent. The roster is a plain
+   * object: `constructor` or `__proto__` would otherwise find
+   * Object.prototype's members (the fuzzer found both: a signal to one was
+   * held as if for an away peer, a resume of one crashed the join).
+   */
+  private memberOf(id: string): Member | undefined {
+    return Object.hasOwn(this.roster, id) ? this.roster[id] : undefined
   }
 
   /** The member's live socket, found by the server-made key in its state. */
