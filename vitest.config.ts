@@ -31,7 +31,8 @@ export const LAYERS = {
     'test/vitest.config.test.ts',
     'test/eslint.config.test.ts',
   ],
-  server: ['test/party/server.test.ts', 'test/party/auth.test.ts', 'test/party/fuzz.test.ts'],
+  server: ['test/party/server.test.ts', 'test/party/auth.test.ts'],
+  fuzz: ['test/party/fuzz.test.ts'],
   libwebrtc: [
     'test/machines/peerMachine*.test.ts',
     'test/machines/safetyCode.test.ts',
@@ -59,14 +60,16 @@ export default defineConfig({
       layer('server', LAYERS.server, 1),
       layer('libwebrtc', LAYERS.libwebrtc, 1),
       layer('model', LAYERS.model, 1),
+      // Thousands of frames a second at a room server: nothing beside it.
+      layer('fuzz', LAYERS.fuzz, 2),
       // Many libwebrtc participants in one process each: one file at a time.
-      layer('mesh', LAYERS.mesh, 2, { fileParallelism: false }),
+      layer('mesh', LAYERS.mesh, 3, { fileParallelism: false }),
       // A new lab removes every lab namespace it finds (a crashed run's), so
       // lab files never run side by side.
-      layer('netlab', LAYERS.netlab, 3, { fileParallelism: false }),
+      layer('netlab', LAYERS.netlab, 4, { fileParallelism: false }),
       // Four browser participants decoding video in software keep their pages
       // 40–48 % busy each on two cores: one file at a time, nothing beside it.
-      layer('browser', LAYERS.browser, 4, { fileParallelism: false }),
+      layer('browser', LAYERS.browser, 5, { fileParallelism: false }),
     ],
   },
 })

@@ -106,6 +106,11 @@ export const peerMachine = peerSetup
           negotiation: {
             initial: 'starting',
             on: {
+              // Fired while a description was still being applied (the
+              // connection can be stable a moment before the machine is):
+              // kept, and offered on reaching stable. Lost, it would leave
+              // an ICE restart or a new track unnegotiated.
+              'pc.negotiationNeeded': { actions: 'noteNegotiationNeeded' },
               'remote.description': [
                 { guard: 'isUnexpectedAnswer', actions: 'dropStaleAnswer' },
                 // Waiting on an answer ourselves: the remote was in have-local-offer
@@ -140,9 +145,11 @@ export const peerMachine = peerSetup
               },
               stable: {
                 entry: ['syncRemoteTracks', 'applyEncoding'],
+                always: { guard: 'negotiationPending', target: 'makingOffer' },
                 on: { 'pc.negotiationNeeded': 'makingOffer' },
               },
               makingOffer: {
+                entry: 'forgetNegotiationNeeded',
                 invoke: {
                   src: 'setLocalDescription',
                   input: ({ context }) => ({ pc: context.link.pc }),

@@ -95,6 +95,8 @@ export type Recorder = {
   subscribe: (listener: () => void) => () => void
   /** Grows with every change. */
   version: () => number
+  /** The timeline's size as its bound counts it, and the bound (`maxBytes`). */
+  size: () => { bytes: number; maxBytes: number; entries: number }
 }
 
 /** The machines whose actors are recorded, by their machine id. */
@@ -208,7 +210,10 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     if (event.type !== '@xstate.snapshot' || !actor) return
     const snapshot = machineSnapshotOf(event.snapshot)
     if (!snapshot) return
-    const context = sanitize(snapshot.context, redact, 0)
+    // The SDP a context holds (the answer kept to send again) is left out:
+    // the descriptions are recorded on their own, and one SDP is most of a
+    // peer's context, in every one of its state entries.
+    const context = sanitize(snapshot.context, redact, 0, true)
     const tags = [...snapshot.tags].sort()
     const key = JSON.stringify([snapshot.value, tags, context])
     if (actor.kind === 'room' && typeof snapshot.context.selfId === 'string') selfId = snapshot.context.selfId
@@ -272,6 +277,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       return () => listeners.delete(listener)
     },
     version: () => version,
+    size: () => ({ bytes, maxBytes, entries: ring.length }),
   }
 }
 
@@ -352,21 +358,22 @@ function machineSnapshotOf(snapshot: unknown): { value: StateValue; tags: Iterab
 }
 
 /** A JSON-safe copy: live objects become `[Type]`, secrets `[redacted]`, depth and size bounded. */
-export function sanitize(value: unknown, redact: boolean, depth: number): unknown {
+export function sanitize(value: unknown, redact: boolean, depth: number, omitSdp = false): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value
   if (typeof value === 'string') return value.length > 2_000 ? `${value.slice(0, 2_000)}…` : value
   if (typeof value === 'undefined' || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
     return undefined
   if (depth > 6) return '[…]'
-  if (Array.isArray(value)) return value.slice(0, 100).map((item) => sanitize(item, redact, depth + 1))
+  if (Array.isArray(value)) return value.slice(0, 100).map((item) => sanitize(item, redact, depth + 1, omitSdp))
   if (!isPlainObject(value)) return `[${typeName(value)}]`
   const out: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) {
     if (redact && SECRET_KEYS.has(key)) out[key] = item == null ? item : '[redacted]'
     else if (key === 'username' && redact) out[key] = '[redacted]'
     // An SDP anywhere (a description in an event, the answer kept in context).
+    else if (key === 'sdp' && omitSdp && typeof item === 'string') out[key] = `[SDP, ${item.length} characters: see the descriptions]`
     else if (key === 'sdp' && redact && typeof item === 'string') out[key] = sanitize(redactSdp(item), false, depth + 1)
-    else out[key] = sanitize(item, redact, depth + 1)
+    else out[key] = sanitize(item, redact, depth + 1, omitSdp)
   }
   return out
 }

@@ -51,6 +51,7 @@ export function createLink(input: { webrtc: WebRTCImpl; iceServers: RTCIceServer
     signalingState: pc.signalingState,
     restarts: 0,
     restartFrom: null,
+    negotiationPending: false,
     generation: null,
     failure: null,
   }

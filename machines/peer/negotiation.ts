@@ -110,6 +110,8 @@ export const negotiationGuards = {
   answersAnotherOffer: ({ context, event }: Args) =>
     event.type === 'remote.description' && event.offer !== undefined && event.offer !== context.signaling.offerSeq,
   madeOffer: ({ context }: Args) => context.link.pc.signalingState === 'have-local-offer',
+  /** negotiationneeded fired while the machine was not yet stable (see the negotiation region). */
+  negotiationPending: ({ context }: Args) => context.link.negotiationPending && context.link.pc.signalingState === 'stable',
   negotiationDeferred: ({ context }: Args) => context.link.negotiationDeferred,
   isInitiator: ({ context }: Args) => context.initiator,
 }
@@ -175,6 +177,8 @@ export const negotiationActions = {
     return { dropped: { ...context.dropped, staleOffer: context.dropped.staleOffer + 1 } }
   }),
   /** The remote offer being answered was not taken: the highest taken is the one answered last. */
+  noteNegotiationNeeded: peerSetup.assign(({ context }) => ({ link: { ...context.link, negotiationPending: true } })),
+  forgetNegotiationNeeded: peerSetup.assign(({ context }) => ({ link: { ...context.link, negotiationPending: false } })),
   forgetOffer: peerSetup.assign(({ context }) => {
     const answered = context.link.lastAnswer?.offer
     return { signaling: { ...context.signaling, remoteOfferSeq: answered ?? 0 }, link: { ...context.link, answering: answered } }

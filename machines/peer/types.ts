@@ -173,6 +173,8 @@ export type Link = {
   restarts: number
   /** The local ICE ufrag when the last restart began; the restart is done once it changes. */
   restartFrom: string | null
+  /** negotiationneeded came while a description was being applied: offer once stable. */
+  negotiationPending: boolean
   /**
    * The ICE generation (local and remote ufrags of the current descriptions)
    * the `connection` region is waiting on while it recovers. A restart

@@ -19,6 +19,8 @@ export function useRecorder(): Recorder {
  */
 export function createInspection(search: string): { recorder: Recorder; inspect: (event: InspectionEvent) => void } {
   const recorder = createRecorder()
+  // For the console (and the tests): `meshcall.recorder.size()`, `.entries()`.
+  Object.assign(globalThis, { meshcall: { recorder } })
   if (new URLSearchParams(search).get('inspect') !== 'stately') return { recorder, inspect: recorder.inspect }
   let forward: ((event: InspectionEvent) => void) | null = null
   const early: InspectionEvent[] = []
