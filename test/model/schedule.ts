@@ -3,13 +3,12 @@
  * 2 to 4 participants, as data that fast-check generates and shrinks and
  * that a JSON fixture can hold.
  */
-import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import * as v from 'valibot'
 import type { PeerTimings } from '../../machines/peer/types'
 import type { SignalData } from '../../protocol/messages'
+import { fixtureHash, loadJsonFixtures, saveJsonFixture } from '../support/fixtures'
 import { createMesh, microtasks, PEER_IDS, type Backend, type Initiators, type MediaFlags, type Mesh, type MeshOptions } from './mesh'
 
 const PeerId = v.picklist(PEER_IDS)
@@ -281,32 +280,17 @@ export async function runSchedule(
 
 /** A short, stable name for a schedule: its content hash. */
 export function scheduleHash(schedule: Schedule): string {
-  return createHash('sha256').update(JSON.stringify(schedule)).digest('hex').slice(0, 12)
+  return fixtureHash(schedule)
 }
 
 export const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'schedules')
 
 /** Writes a failing schedule as `<hash>.json`; returns the file's path. */
 export function saveFixture(fixture: Fixture, dir = FIXTURE_DIR): string {
-  mkdirSync(dir, { recursive: true })
-  const file = join(dir, `${scheduleHash(fixture.schedule)}.json`)
-  writeFileSync(file, JSON.stringify(fixture, null, 2) + '\n')
-  return file
+  return saveJsonFixture(dir, scheduleHash(fixture.schedule), fixture)
 }
 
 /** Every fixture in the directory, by file name. */
 export function loadFixtures(dir = FIXTURE_DIR): { file: string; fixture: Fixture }[] {
-  let files: string[]
-  try {
-    files = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-  } catch {
-    return []
-  }
-  return files.map((file) => {
-    const parsed = v.safeParse(FixtureSchema, JSON.parse(readFileSync(join(dir, file), 'utf8')))
-    if (!parsed.success) throw new Error(`invalid schedule fixture ${file}: ${v.summarize(parsed.issues)}`)
-    return { file, fixture: parsed.output }
-  })
+  return loadJsonFixtures(dir, FixtureSchema, 'schedule')
 }

@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import * as v from 'valibot'
@@ -17,6 +15,7 @@ import {
   type ErrorCode,
   type WelcomeMessage,
 } from '../../protocol/messages'
+import { fixtureHash, loadJsonFixtures, saveJsonFixture } from '../support/fixtures'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { TestClient, UpgradeRefused } from '../support/wsClient'
 
@@ -1000,29 +999,14 @@ async function runBatch(batch: Batch): Promise<void> {
 
 // Fixtures.
 
-const batchHash = (batch: Batch) => createHash('sha256').update(JSON.stringify(batch)).digest('hex').slice(0, 12)
+const batchHash = (batch: Batch) => fixtureHash(batch)
 
 function saveFixture(fixture: Fixture): string {
-  mkdirSync(FIXTURE_DIR, { recursive: true })
-  const file = join(FIXTURE_DIR, `${batchHash(fixture.batch)}.json`)
-  writeFileSync(file, JSON.stringify(fixture, null, 2) + '\n')
-  return file
+  return saveJsonFixture(FIXTURE_DIR, batchHash(fixture.batch), fixture)
 }
 
 function loadFixtures(): { file: string; fixture: Fixture }[] {
-  let files: string[]
-  try {
-    files = readdirSync(FIXTURE_DIR)
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-  } catch {
-    return []
-  }
-  return files.map((file) => {
-    const parsed = v.safeParse(Fixture, JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8')))
-    if (!parsed.success) throw new Error(`invalid fuzz fixture ${file}: ${v.summarize(parsed.issues)}`)
-    return { file, fixture: parsed.output }
-  })
+  return loadJsonFixtures(FIXTURE_DIR, Fixture, 'fuzz')
 }
 
 // The tests.

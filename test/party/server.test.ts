@@ -253,7 +253,7 @@ describe('capacity and isolation', () => {
     expect(fourth.all('welcome')).toHaveLength(0)
   })
 
-  it('a flood of 1,000 join attempts at a full room: each refused and closed at once, while the members signal on, nothing lost', async () => {
+  it('a flood of 1,000 join attempts at a full room: each refused with room-full and its close code, while the members signal on, nothing lost', async () => {
     const room = freshRoom()
     const [a, b, c] = [await join(room), await join(room), await join(room)]
     // a signals b every 25 ms (40 frames/s, under the rate limit), stamped, all along.
