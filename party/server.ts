@@ -85,13 +85,7 @@ export default class RoomServer implements Party.Server {
       if (key.toLowerCase() !== NAME_HEADER) headers.set(key, value)
     })
     if (admitted.tokenName !== null) headers.set(NAME_HEADER, admitted.tokenName)
-    // The connection's id is the client's `_pk`, which is never identity:
-    // the server chooses it (without hibernation PartyKit keys its
-    // connections by that id, and two sockets with the same one would
-    // shadow each other).
-    const url = new URL(request.url)
-    url.searchParams.set('_pk', randomToken(12))
-    return new Request(url, { method: request.method, headers })
+    return new Request(request.url, { method: request.method, headers })
   }
 
   static async onBeforeRequest(request: Party.Request, lobby: Party.Lobby) {
