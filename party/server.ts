@@ -35,8 +35,15 @@ type Member = {
   awaySince: number | null
 }
 
-/** Per-connection state; lives in the connection's hibernation-safe attachment. */
-type ConnState = { peerId: string; key: string; bucket: Bucket; drops: number; dropsSince: number }
+/** A member's socket state; lives in the connection's hibernation-safe attachment. */
+type MemberState = { peerId: string; key: string; bucket: Bucket; drops: number; dropsSince: number }
+/** A socket refused at connect (a full room), waiting for the client to close it. */
+type RefusedState = { refused: true }
+type ConnState = MemberState | RefusedState
+
+const memberState = (connection: Party.Connection<ConnState>): MemberState | null =>
+  connection.state && !('refused' in connection.state) ? connection.state : null
+const isRefused = (connection: Party.Connection<ConnState>) => connection.state !== null && 'refused' in connection.state
 
 /** Set by `onBeforeConnect` after checking a token; stripped from client requests. */
 const NAME_HEADER = 'x-meshcall-token-name'
@@ -47,6 +54,11 @@ const MAX_PENDING = 256
 /** More refused frames than this inside ABUSE_WINDOW_MS closes the connection. */
 const ABUSE_DROPS = 100
 const ABUSE_WINDOW_MS = 10_000
+/**
+ * How long a refused socket has to close itself after its error frame
+ * before the server closes it (see `refuseFull`).
+ */
+export const REFUSED_CLOSE_MS = 1_000
 
 /**
  * The meshcall room server: assigns identity, keeps presence, and relays
@@ -55,12 +67,11 @@ const ABUSE_WINDOW_MS = 10_000
  */
 export default class RoomServer implements Party.Server {
   /**
-   * Hibernation is on. A socket the server closes (a full room, a replaced
-   * or abusive connection) then stays open on the client's side for 10 s:
-   * workerd sends the Close frame but ends the TCP connection only at its
-   * own timeout (without hibernation: 6–15 ms). Turning it off made a join
-   * right after a `bye` go unanswered now and then in CI, not understood
-   * yet, so it stays on for now (README, known gaps).
+   * Hibernation is on. workerd then ends the TCP connection of a socket the
+   * server closes only once that socket has sent a frame: one that never
+   * spoke stays open 10 s (until the room hibernates), one that did closes
+   * in 7 ms. A refused socket never speaks, so the client closes it
+   * (`refuseFull`).
    */
   readonly options: Party.ServerOptions = { hibernate: true }
 
@@ -98,7 +109,10 @@ export default class RoomServer implements Party.Server {
     this.roster = (await this.room.storage.get<Record<string, Member>>(ROSTER_KEY)) ?? {}
     // After a restart of the server process, members whose socket is gone
     // start their grace period now, so a reconnect with the secret keeps them.
-    const live = new Set([...this.room.getConnections<ConnState>()].map((c) => c.state?.key))
+    const connections = [...this.room.getConnections<ConnState>()]
+    // A refused socket whose timer was lost with the previous instance.
+    for (const connection of connections) if (isRefused(connection)) this.closeRefused(connection)
+    const live = new Set(connections.map((c) => memberState(c)?.key))
     const now = Date.now()
     let changed = false
     for (const member of Object.values(this.roster)) {
@@ -173,15 +187,15 @@ export default class RoomServer implements Party.Server {
       await this.flushPending(member.id, connection)
     } else {
       log.info('peer joined', { peers: this.memberCount() })
-      this.broadcast({ type: 'peer-joined', peer: infoOf(member) }, connection.id)
+      this.broadcast({ type: 'peer-joined', peer: infoOf(member) }, member.id)
     }
     await this.saveRoster()
     await this.scheduleExpiry()
   }
 
   async onMessage(frame: string | ArrayBuffer | ArrayBufferView, connection: Party.Connection<ConnState>) {
-    const state = connection.state
-    const member = state ? this.roster[state.peerId] : undefined
+    const state = memberState(connection)
+    const member = state ? this.memberOf(state.peerId) : undefined
     if (!state || !member || member.connectionKey !== state.key) return
 
     if (!this.admitFrame(connection, state)) return
@@ -198,7 +212,7 @@ export default class RoomServer implements Party.Server {
         return this.relaySignal(member, connection, message.to, message.data)
       case 'presence': {
         member.presence = { ...message.state, name: member.lockedName ?? message.state.name }
-        this.broadcast({ type: 'presence', from: member.id, state: member.presence }, connection.id)
+        this.broadcast({ type: 'presence', from: member.id, state: member.presence }, member.id)
         return this.saveRoster()
       }
       case 'ping':
@@ -212,10 +226,12 @@ export default class RoomServer implements Party.Server {
   }
 
   async onClose(connection: Party.Connection<ConnState>) {
+    if (isRefused(connection)) return this.closeRefused(connection)
     await this.leave(connection)
   }
 
   async onError(connection: Party.Connection<ConnState>) {
+    if (isRefused(connection)) return this.closeRefused(connection)
     await this.leave(connection)
   }
 
@@ -235,10 +251,27 @@ export default class RoomServer implements Party.Server {
     return Response.json({ v: PROTOCOL_VERSION, peers: this.memberCount(), maxPeers: this.config.maxPeers })
   }
 
-  private refuseFull(connection: Party.Connection) {
+  /**
+   * Sends `room-full` and leaves the Close to the client, which closes at
+   * once on that error (docs/protocol.md); the server answers its Close with
+   * 4009. Closing first would keep the client waiting 10 s for the end of
+   * the TCP connection, since the socket never spoke (see `options`). A
+   * client that stays is closed after REFUSED_CLOSE_MS. Until then the
+   * socket gets nothing else: broadcasts go to members only.
+   */
+  private refuseFull(connection: Party.Connection<ConnState>) {
     this.log.info('join refused: room full', { maxPeers: this.config.maxPeers })
+    connection.setState({ refused: true })
     this.sendError(connection, 'room-full', `this room is full (${this.config.maxPeers} participants)`)
-    connection.close(CloseCode.roomFull, 'room full')
+    setTimeout(() => this.closeRefused(connection), REFUSED_CLOSE_MS)
+  }
+
+  private closeRefused(connection: Party.Connection<ConnState>) {
+    try {
+      connection.close(CloseCode.roomFull, 'room full')
+    } catch {
+      // already closed
+    }
   }
 
   /** A socket closed without `bye`: start the grace period, unseen by others. */
@@ -251,9 +284,10 @@ export default class RoomServer implements Party.Server {
     } catch {
       // the transport is already gone
     }
-    const member = connection.state ? this.roster[connection.state.peerId] : undefined
+    const state = memberState(connection)
+    const member = state ? this.memberOf(state.peerId) : undefined
     // A socket replaced by a resume, or one that already said bye, is not the member's.
-    if (!member || member.connectionKey !== connection.state?.key) return
+    if (!member || member.connectionKey !== state?.key) return
     if (this.config.graceMs === 0) {
       this.log.info('peer left', { peerId: member.id, reason: 'timeout' })
       await this.remove(member.id, 'timeout')
@@ -267,9 +301,8 @@ export default class RoomServer implements Party.Server {
   }
 
   private async remove(peerId: string, reason: 'bye' | 'timeout') {
-    const own = this.socketOf(this.roster[peerId])
     delete this.roster[peerId]
-    this.broadcast({ type: 'peer-left', id: peerId, reason }, own?.id)
+    this.broadcast({ type: 'peer-left', id: peerId, reason })
     await this.room.storage.delete(pendingKey(peerId))
     await this.saveRoster()
   }
@@ -302,7 +335,7 @@ export default class RoomServer implements Party.Server {
   }
 
   /** The per-connection token bucket; persistent abuse closes the socket. */
-  private admitFrame(connection: Party.Connection<ConnState>, state: ConnState): boolean {
+  private admitFrame(connection: Party.Connection<ConnState>, state: MemberState): boolean {
     const now = Date.now()
     const { allowed, bucket } = take(state.bucket, this.config.rate, this.config.burst, now)
     if (allowed) {
@@ -346,7 +379,7 @@ export default class RoomServer implements Party.Server {
   private socketOf(member: Member): Party.Connection<ConnState> | undefined {
     if (member.connectionKey === null) return undefined
     for (const connection of this.room.getConnections<ConnState>()) {
-      if (connection.state?.key === member.connectionKey) return connection
+      if (memberState(connection)?.key === member.connectionKey) return connection
     }
     return undefined
   }
@@ -369,8 +402,18 @@ export default class RoomServer implements Party.Server {
     this.send(connection, { type: 'error', code, message })
   }
 
+  /**
+   * To the current socket of every member but `without` (a peer id). Never
+   * to a refused or replaced socket, and never by connection id: clients
+   * choose that (`_pk`).
+   */
   private broadcast(message: ServerMessage, without?: string) {
-    this.room.broadcast(encode(message), without ? [without] : [])
+    const frame = encode(message)
+    for (const connection of this.room.getConnections<ConnState>()) {
+      const state = memberState(connection)
+      if (!state || state.peerId === without || this.memberOf(state.peerId)?.connectionKey !== state.key) continue
+      connection.send(frame)
+    }
   }
 
   private async saveRoster() {

@@ -5,6 +5,7 @@ import { nodeWebRTC } from '../../machines/node/wrtc'
 import { mintToken } from '../../party/auth'
 import { freePort, startRoomServer, type RoomServer } from '../support/roomServer'
 import { waitUntil } from '../support/wait'
+import { WebSocket } from 'ws'
 
 const SECRET = 'room-machine-test-secret'
 let small: RoomServer
@@ -22,14 +23,32 @@ afterAll(async () => {
   await Promise.all([small?.stop(), guarded?.stop()])
 })
 
-function call(host: string, room: string, extra: { token?: string; name?: string } = {}) {
+/** Closed sockets of `WatchedWebSocket`, and whether the server ended each TCP connection. */
+const socketsClosed: { code: number; endedByServer: boolean }[] = []
+
+/**
+ * The client's WebSocket, watched: it waits 1 s at most for the server to
+ * end the TCP connection after the close handshake, and records whether
+ * the server did.
+ */
+class WatchedWebSocket extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols, { closeTimeout: 1_000 } as WebSocket.ClientOptions)
+    let endedByServer = false
+    this.once('upgrade', (response) => response.socket.once('end', () => (endedByServer = true)))
+    this.once('close', (code) => socketsClosed.push({ code, endedByServer }))
+  }
+}
+
+function call(host: string, room: string, extra: { token?: string; name?: string; watched?: boolean } = {}) {
   // Receive-only: these tests are about the room, not media.
+  const webrtc = nodeWebRTC({ devices: 'none' })
   const c = createCall({
     host,
     room,
     name: extra.name ?? 'Tester',
     token: extra.token,
-    webrtc: nodeWebRTC({ devices: 'none' }),
+    webrtc: extra.watched ? { ...webrtc, WebSocket: WatchedWebSocket } : webrtc,
     log: silentLogger,
     media: { audio: false, video: false },
   })
@@ -38,13 +57,17 @@ function call(host: string, room: string, extra: { token?: string; name?: string
 }
 
 describe('roomMachine', () => {
-  it('fails with room-full when the room already holds maxPeers', async () => {
+  it('fails with room-full when the room already holds maxPeers, and its socket is closed at once', async () => {
     const first = call(small.host, 'full')
     await waitUntil(() => first.getSnapshot().matches({ online: 'joined' }), { what: 'the first to join' })
-    const second = call(small.host, 'full')
+    const second = call(small.host, 'full', { watched: true })
     await waitUntil(() => second.getSnapshot().matches('failed'), { what: 'room-full' })
     expect(second.getSnapshot().context.failure).toEqual({ reason: 'room-full', message: expect.stringMatching(/full/) })
     expect(second.getSnapshot().hasTag('failed')).toBe(true)
+    // The client closed its socket on the error, and the server ended the
+    // connection: nothing waited for a close timeout.
+    await waitUntil(() => socketsClosed.length > 0, { what: 'the refused socket to close' })
+    expect(socketsClosed).toEqual([{ code: 4009, endedByServer: true }])
     // The first is untouched, and sees no one.
     expect(first.getSnapshot().matches({ online: 'joined' })).toBe(true)
     expect(first.getSnapshot().context.roster).toEqual({})

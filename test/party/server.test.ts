@@ -233,6 +233,7 @@ describe('bad input gets a clear error and loses nothing', () => {
     for (let i = 0; i < 400; i++) a.client.send({ type: 'presence', state })
     const closed = await a.client.closedWith()
     expect(closed.code).toBe(CloseCode.rateLimited)
+    expect(closed.endedByServer).toBe(true)
     const relayed = b.client.all('presence').length
     expect(relayed).toBeGreaterThanOrEqual(200)
     expect(relayed).toBeLessThan(650)
@@ -240,7 +241,7 @@ describe('bad input gets a clear error and loses nothing', () => {
 })
 
 describe('capacity and isolation', () => {
-  it('refuses a join past maxPeers with room-full and the documented close code', async () => {
+  it('refuses a join past maxPeers with room-full and the documented close code, and the connection ends at once', async () => {
     const room = freshRoom()
     await join(room)
     await join(room)
@@ -249,8 +250,26 @@ describe('capacity and isolation', () => {
     open.push(fourth)
     const error = await fourth.next('error')
     expect(error.code).toBe('room-full')
-    expect((await fourth.closedWith()).code).toBe(CloseCode.roomFull)
+    const closed = await fourth.closedWith()
+    expect(closed.code).toBe(CloseCode.roomFull)
+    // The server ended the TCP connection: the client did not have to give up on it after 1 s.
+    expect(closed.endedByServer).toBe(true)
     expect(fourth.all('welcome')).toHaveLength(0)
+  })
+
+  it('closes a refused client that does not close itself, and sends it nothing meanwhile', async () => {
+    const room = freshRoom()
+    const a = await join(room)
+    await join(room)
+    await join(room)
+    const stays = await TestClient.connect(server.wsUrl(room), { honest: false })
+    open.push(stays)
+    expect((await stays.next('error')).code).toBe('room-full')
+    // A member's presence while the refused socket is still open goes to members only.
+    a.client.send({ type: 'presence', state: { name: 'Ada', mic: true, camera: true, screen: false } })
+    const closed = await stays.closedWith(15_000)
+    expect(closed.code).toBe(CloseCode.roomFull)
+    expect(stays.received.map((m) => m.type)).toEqual(['error'])
   })
 
   it('a flood of 1,000 join attempts at a full room: each refused with room-full and its close code, while the members signal on, nothing lost', async () => {
@@ -288,7 +307,7 @@ describe('capacity and isolation', () => {
           const intruder = await TestClient.connect(server.wsUrl(room))
           const error = await intruder.next('error')
           const closed = await intruder.closedWith()
-          if (error.code === 'room-full' && closed.code === CloseCode.roomFull && intruder.all('welcome').length === 0) refused++
+          if (error.code === 'room-full' && closed.code === CloseCode.roomFull && closed.endedByServer && intruder.all('welcome').length === 0) refused++
         }),
       )
     }
@@ -381,9 +400,14 @@ describe('identity, resume and the grace period', () => {
     const room = freshRoom()
     const a = await join(room)
     const b = await join(room)
+    // A client speaks on its socket (presence, heartbeat) before it can be replaced.
+    a.client.send({ type: 'ping' })
+    await a.client.next('pong')
     const a2 = await join(room, { resume: `${a.welcome.id}.${a.welcome.secret}` })
     expect(a2.welcome.resumed).toBe(true)
-    expect((await a.client.closedWith()).code).toBe(CloseCode.replaced)
+    const closed = await a.client.closedWith()
+    expect(closed.code).toBe(CloseCode.replaced)
+    expect(closed.endedByServer).toBe(true)
     b.client.send({ type: 'signal', to: a.welcome.id, data: offer(1, 'to-new-socket') })
     expect((await a2.client.next('signal')).data).toEqual(offer(1, 'to-new-socket'))
     expect(b.client.all('peer-left')).toHaveLength(0)

@@ -13,31 +13,50 @@ export class TestClient {
   readonly invalid: string[] = []
   private cursor = 0
   private waiters = new Set<() => void>()
-  closed: { code: number; reason: string } | null = null
+  /**
+   * `endedByServer`: the server ended the TCP connection, rather than the
+   * client giving up on it after its 1 s close timeout.
+   */
+  closed: { code: number; reason: string; endedByServer: boolean } | null = null
+  private endedByServer = false
 
-  private constructor(readonly socket: WebSocket) {
+  private constructor(
+    readonly socket: WebSocket,
+    honest: boolean,
+  ) {
     socket.on('message', (data) => {
       const parsed = parseServerMessage(data.toString())
       if (parsed.ok) this.received.push(parsed.message)
       else this.invalid.push(`${parsed.reason}: ${data.toString().slice(0, 200)}`)
+      // As the protocol asks: a refused client closes its socket.
+      if (honest && parsed.ok && parsed.message.type === 'error' && parsed.message.code === 'room-full') socket.close()
       this.wake()
     })
     socket.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() }
+      this.closed = { code, reason: reason.toString(), endedByServer: this.endedByServer }
       this.wake()
     })
   }
 
-  /** Opens a socket; rejects with the HTTP status if the upgrade is refused. */
-  static connect(url: string): Promise<TestClient> {
+  /**
+   * Opens a socket; rejects with the HTTP status if the upgrade is refused.
+   * An honest client (the default) closes its socket when the room refuses
+   * it, as meshcall's client does; `honest: false` stays until closed.
+   */
+  static connect(url: string, { honest = true }: { honest?: boolean } = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      // workerd (partykit dev) with hibernation sends a server-initiated
-      // Close frame but ends the TCP connection only 10 s later; ws then
-      // reports the received code after its closeTimeout.
+      // A client waits at most 1 s for the server to end the TCP connection
+      // after the close handshake (`endedByServer` tells which happened).
       // (`closeTimeout` is a ws 8 option that @types/ws does not list.)
       const options: WebSocket.ClientOptions & { closeTimeout: number } = { closeTimeout: 1_000 }
       const socket = new WebSocket(url, options)
-      socket.once('open', () => resolve(new TestClient(socket)))
+      let client: TestClient | undefined
+      socket.once('upgrade', (response) => {
+        response.socket.once('end', () => {
+          if (client) client.endedByServer = true
+        })
+      })
+      socket.once('open', () => resolve((client = new TestClient(socket, honest))))
       socket.once('unexpected-response', (_req, res) => {
         let body = ''
         res.on('data', (chunk) => (body += chunk))
@@ -82,7 +101,7 @@ export class TestClient {
   }
 
   /** Waits for the socket to close and returns its code. */
-  async closedWith(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+  async closedWith(timeoutMs = 5_000): Promise<NonNullable<TestClient['closed']>> {
     return this.until(() => this.closed ?? undefined, timeoutMs, 'the socket to close')
   }
 
