@@ -1,11 +1,45 @@
 import react from '@vitejs/plugin-react'
-import { defineConfig } from 'vite'
+import { defineConfig, loadEnv, type Plugin } from 'vite'
 
 /** Where `npm start` runs the room server; the dev server proxies to it. */
 const roomServer = process.env.MESHCALL_ROOM_SERVER ?? 'http://127.0.0.1:1999'
 
-export default defineConfig({
-  plugins: [react()],
+/**
+ * The built app's Content-Security-Policy: scripts, styles and workers from
+ * its own origin only (no inline script), connections to its own origin and
+ * the room server, media from blob: and camera streams. PartyKit serves
+ * static files with no custom headers, so the policy rides in a `<meta>`
+ * (where `frame-ancestors` is ignored). The dev server keeps none: its React
+ * refresh preamble is an inline script.
+ */
+export function contentSecurityPolicy(roomHost?: string): string {
+  const room = roomHost ? ` https://${roomHost} wss://${roomHost} http://${roomHost} ws://${roomHost}` : ''
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob: mediastream:",
+    `connect-src 'self'${room}`,
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ')
+}
+
+function securityPolicy(roomHost: string | undefined): Plugin {
+  return {
+    name: 'meshcall-csp',
+    apply: 'build',
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(roomHost) }, injectTo: 'head-prepend' },
+    ],
+  }
+}
+
+export default defineConfig(({ mode }) => ({
+  plugins: [react(), securityPolicy(loadEnv(mode, process.cwd(), 'VITE_').VITE_MESHCALL_HOST)],
   server: {
     host: '127.0.0.1',
     proxy: {
@@ -14,4 +48,4 @@ export default defineConfig({
     },
   },
   build: { outDir: 'dist', sourcemap: true },
-})
+}))

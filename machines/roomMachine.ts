@@ -1,6 +1,7 @@
 import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type Logger } from '../lib/log'
-import type { ChannelMessage } from '../protocol/channel'
+import { fullBucket, take, type Bucket } from '../lib/tokenBucket'
+import { CHAT_BURST, CHAT_RATE, type ChannelMessage } from '../protocol/channel'
 import { displayName, type PeerInfo, type Presence } from '../protocol/messages'
 import { MEDIA_ACTOR_ID, peerActorId, ROOM_ACTOR_ID } from './actorIds'
 import { NO_TRACKS, type LocalTracks } from './localTracks'
@@ -74,6 +75,10 @@ export type RoomContext = {
   mediaSettled: boolean
   presence: Presence
   chat: ChatEntry[]
+  /** Each peer's chat bucket (CHAT_RATE): a peer that floods the chat is cut short. */
+  chatBuckets: Record<string, Bucket>
+  /** Chat messages dropped for being over a peer's bucket. */
+  chatDropped: number
   attempts: number
   failure: RoomFailure | null
   /** The last error frames from the server, for the UI and the inspector. */
@@ -214,7 +219,8 @@ export const roomMachine = setup({
       enqueue.stopChild(ref)
       const { [event.id]: _gone, ...peers } = context.peers
       const { [event.id]: _left, ...roster } = context.roster
-      enqueue.assign({ peers, roster })
+      const { [event.id]: _bucket, ...chatBuckets } = context.chatBuckets
+      enqueue.assign({ peers, roster, chatBuckets })
     }),
     announceMeshSize: enqueueActions(({ context, enqueue }) => {
       const size = Object.keys(context.peers).length + 1
@@ -271,9 +277,17 @@ export const roomMachine = setup({
       assertEvent(event, 'peer.message')
       const { message, peerId } = event
       if (message.type !== 'chat' || context.chat.some((c) => c.id === message.id && c.from === peerId)) return {}
+      const now = Date.now()
+      const { allowed, bucket } = take(context.chatBuckets[peerId] ?? fullBucket(CHAT_BURST, now), CHAT_RATE, CHAT_BURST, now)
+      const chatBuckets = { ...context.chatBuckets, [peerId]: bucket }
+      if (!allowed) {
+        // Once per second of flooding, not once per message.
+        if (context.chatDropped % CHAT_RATE === 0) context.log.warn('chat over the rate limit dropped', { peerId, dropped: context.chatDropped + 1 })
+        return { chatBuckets, chatDropped: context.chatDropped + 1 }
+      }
       const name = context.roster[peerId]?.name ?? 'Someone'
       const entry: ChatEntry = { id: message.id, from: peerId, name, text: message.text, sentAt: message.sentAt, self: false }
-      return { chat: [...context.chat, entry].slice(-MAX_CHAT) }
+      return { chat: [...context.chat, entry].slice(-MAX_CHAT), chatBuckets }
     }),
     recordServerError: assign(({ context, event }) => {
       assertEvent(event, 'room.error')
@@ -346,6 +360,8 @@ export const roomMachine = setup({
       mediaSettled: false,
       presence: { name: displayName(input.name), mic: false, camera: false, screen: false },
       chat: [],
+      chatBuckets: {},
+      chatDropped: 0,
       attempts: 0,
       failure: null,
       serverErrors: [],

@@ -202,7 +202,7 @@ export default class RoomServer implements Party.Server {
 
     const parsed = parseClientMessage(frame)
     if (!parsed.ok) {
-      this.log.info('frame refused', { peerId: member.id, code: parsed.code, reason: parsed.reason })
+      this.log.info('frame refused', { peerId: member.id, code: parsed.code, reason: parsed.summary })
       this.sendError(connection, parsed.code, parsed.reason)
       return
     }

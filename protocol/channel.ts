@@ -7,6 +7,13 @@ import * as v from 'valibot'
 export const CHANNEL_LABEL = 'meshcall'
 export const CHANNEL_ID = 0
 export const MAX_CHAT_LENGTH = 2000
+/**
+ * Chat a receiver accepts from one peer: a token bucket of 5 messages a
+ * second, 10 at once. The rest is dropped, as the room server drops
+ * signaling over its own bucket.
+ */
+export const CHAT_RATE = 5
+export const CHAT_BURST = 10
 
 export const ChannelMessage = v.variant('type', [
   v.object({

@@ -196,7 +196,16 @@ export const ServerMessage = v.variant('type', [
 ])
 export type ServerMessage = v.InferOutput<typeof ServerMessage>
 
-export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: 'bad-message' | 'too-large'; reason: string }
+/**
+ * A refused frame has a `reason` for its sender, which may quote the frame,
+ * and a `summary` for logs, which never does (a frame can carry SDP, tokens
+ * or secrets where a field was expected).
+ */
+export type ParseResult<T> =
+  | { ok: true; message: T }
+  | { ok: false; code: 'bad-message' | 'too-large'; reason: string; summary: string }
+
+const refused = (code: 'bad-message' | 'too-large', reason: string, summary = reason) => ({ ok: false as const, code, reason, summary })
 
 /** UTF-8 length of a frame, computed only when it could exceed the limit. */
 function frameBytes(frame: string): number {
@@ -207,24 +216,26 @@ function frameBytes(frame: string): number {
 function parseFrame<T>(schema: v.GenericSchema<unknown, T>, frame: string | ArrayBuffer | ArrayBufferView): ParseResult<T> {
   if (typeof frame !== 'string') {
     return frame.byteLength > MAX_FRAME_BYTES
-      ? { ok: false, code: 'too-large', reason: `frame of ${frame.byteLength} bytes exceeds ${MAX_FRAME_BYTES}` }
-      : { ok: false, code: 'bad-message', reason: 'binary frames are not part of the protocol' }
+      ? refused('too-large', `frame of ${frame.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`)
+      : refused('bad-message', 'binary frames are not part of the protocol')
   }
   const bytes = frameBytes(frame)
   if (bytes > MAX_FRAME_BYTES) {
-    return { ok: false, code: 'too-large', reason: `frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}` }
+    return refused('too-large', `frame of ${bytes} bytes exceeds ${MAX_FRAME_BYTES}`)
   }
   let json: unknown
   try {
     json = JSON.parse(frame)
   } catch {
-    return { ok: false, code: 'bad-message', reason: 'frame is not JSON' }
+    return refused('bad-message', 'frame is not JSON')
   }
   const result = v.safeParse(schema, json)
   if (!result.success) {
     const issue = result.issues[0]
     const path = v.getDotPath(issue)
-    return { ok: false, code: 'bad-message', reason: path ? `${path}: ${issue.message}` : issue.message }
+    const at = path ? `${path}: ` : ''
+    // valibot's message quotes what it received; `expected` comes from the schema.
+    return refused('bad-message', `${at}${issue.message}`, `${at}invalid ${issue.kind === 'schema' ? issue.type : issue.kind}, expected ${issue.expected ?? 'nothing else'}`)
   }
   return { ok: true, message: result.output }
 }

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LogRecord } from '../../lib/log'
+import { CHAT_BURST, CHAT_RATE } from '../../protocol/channel'
 import { iceUfrags } from '../../machines/peerMedia'
 import { isFullyConnected, report, startBot, stopBot, type Bot, type BotOptions } from '../../machines/node/bots'
 import { activeSyntheticTracks, stopAllSynthetic } from '../../machines/node/syntheticMedia'
@@ -135,6 +136,33 @@ describe('a room of bots with real WebRTC', () => {
       expect(unhandledErrors()).toEqual([])
     }, 120_000)
   }
+
+  it('a peer that floods the chat is cut to its rate at the receiver, and nothing else is lost', async () => {
+    const opts = options()
+    const [a, b] = [join(opts, 1), join(opts, 2)]
+    await fullMesh(2)
+    const [ref] = Object.values(b.call.getSnapshot().context.peers)
+    await waitUntil(() => ref.getSnapshot().context.channelRtt !== null, { what: "b's data channel to round-trip a ping" })
+    const SENT = 40
+    const startedAt = Date.now()
+    for (let i = 0; i < SENT; i++) a.call.send({ type: 'ui.chat', text: `flood ${i}` })
+    const received = () => b.call.getSnapshot().context.chat.filter((c) => c.text.startsWith('flood ')).length
+    await waitUntil(() => received() + b.call.getSnapshot().context.chatDropped === SENT, {
+      what: 'every chat message received or dropped',
+      describe: () => ({ received: received(), dropped: b.call.getSnapshot().context.chatDropped }),
+    })
+    const seconds = (Date.now() - startedAt) / 1000
+    // The burst passes, then at most the rate's refill for the time it took.
+    expect(received()).toBeGreaterThanOrEqual(CHAT_BURST)
+    expect(received()).toBeLessThanOrEqual(CHAT_BURST + Math.ceil(CHAT_RATE * seconds))
+    // The first ones are the ones kept, in order.
+    expect(b.call.getSnapshot().context.chat.slice(0, CHAT_BURST).map((c) => c.text)).toEqual(
+      Array.from({ length: CHAT_BURST }, (_, i) => `flood ${i}`),
+    )
+    // The pair itself is untouched: still connected, its channel still heard.
+    expect(isFullyConnected(a, 1) && isFullyConnected(b, 1)).toBe(true)
+    expect(ref.getSnapshot().hasTag('connected')).toBe(true)
+  }, 60_000)
 
   it('six peers joining at the same instant reach a full mesh with no pair stuck and no unhandled error', async () => {
     // No waiting for the newcomer's offer: both sides of every pair offer at

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CloseCode, MAX_FRAME_BYTES, type SignalData } from '../../protocol/messages'
+import { CloseCode, MAX_FRAME_BYTES, MAX_NAME_LENGTH, type SignalData } from '../../protocol/messages'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { TestClient, UpgradeRefused } from '../support/wsClient'
 import { waitUntil } from '../support/wait'
@@ -162,6 +162,22 @@ describe('signal relay', () => {
 })
 
 describe('bad input gets a clear error and loses nothing', () => {
+  it('enforces the display-name limit itself, whatever the UI sends', async () => {
+    const room = freshRoom()
+    const long = 'N'.repeat(MAX_NAME_LENGTH + 100)
+    // In the join URL: cut to the limit, as the lobby would.
+    const a = await join(room, { name: `  ${long}  ` })
+    const b = await join(room)
+    expect(b.welcome.peers[0].presence.name).toBe('N'.repeat(MAX_NAME_LENGTH))
+    // In presence: refused, and nobody sees it.
+    a.client.send({ type: 'presence', state: { name: long, mic: true, camera: true, screen: false } })
+    const error = await a.client.next('error')
+    expect(error.code).toBe('bad-message')
+    expect(error.message).toMatch(/name/)
+    a.client.send({ type: 'presence', state: { name: 'Ada', mic: true, camera: true, screen: false } })
+    expect((await b.client.next('presence')).state.name).toBe('Ada')
+  })
+
   it('answers malformed frames with bad-message, keeps the socket open and shows others nothing', async () => {
     const room = freshRoom()
     const a = await join(room)

@@ -17,6 +17,8 @@ export type AppServer = {
   port: number
   /** `http://HOST/r/ROOM?QUERY`, the page a participant opens to join `room`. */
   roomUrl(room: string, query?: Record<string, string>): string
+  /** The room server's socket for `room`: `ws://HOST/parties/main/ROOM?QUERY`. */
+  wsUrl(room: string, query?: Record<string, string>): string
   /** Everything the server printed, for failure messages. */
   output(): string
   /** The room server's structured log lines so far (its `lib/log` JSON), oldest first. */
@@ -246,6 +248,7 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
     host: `127.0.0.1:${port}`,
     port,
     roomUrl: (room, q) => `${origin}/r/${encodeURIComponent(room)}${query(q)}`,
+    wsUrl: (room, q) => `ws://127.0.0.1:${port}/parties/main/${encodeURIComponent(room)}${query(q)}`,
     output: () => log,
     records: () => parseRecords(log),
     stop,
@@ -255,7 +258,9 @@ export async function startAppServer(vars: Record<string, string> = {}): Promise
 /** The JSON log lines in partykit's output, which also holds its own banner and workerd's lines. */
 function parseRecords(output: string): LogRecord[] {
   const records: LogRecord[] = []
-  for (const line of output.split('\n')) {
+  // partykit prints warnings and errors boxed in terminal colours.
+  // eslint-disable-next-line no-control-regex
+  for (const line of output.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split('\n')) {
     const start = line.indexOf('{"level"')
     if (start < 0) continue
     try {

@@ -4,6 +4,7 @@ import { browserWebRTC } from '../../../machines/browser'
 import { isValidRoomName } from '../../../protocol/messages'
 import type { AppConfig } from '../../config'
 import { CallError, LeftScreen } from '../../features/call/CallError'
+import { takeJoinToken } from '../../features/call/joinToken'
 import { loadResume, saveResume } from '../../features/call/resume'
 import { loadVideoQuality } from '../../features/call/videoQuality'
 import { Lobby } from '../../features/lobby/Lobby'
@@ -22,7 +23,7 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
       secure: config.secure,
       room,
       name: loadName(),
-      token: new URLSearchParams(location.search).get('token') ?? undefined,
+      token: takeJoinToken(room),
       resume: loadResume(room),
       videoQuality: loadVideoQuality(location.search),
       relayOnly: loadRelayOnly(),
