@@ -33,7 +33,11 @@ function securityPolicy(roomHost: string | undefined): Plugin {
     name: 'meshcall-csp',
     apply: 'build',
     transformIndexHtml: () => [
-      { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(roomHost) }, injectTo: 'head-prepend' },
+      {
+        tag: 'meta',
+        attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(roomHost) },
+        injectTo: 'head-prepend',
+      },
     ],
   }
 }

@@ -282,7 +282,8 @@ export const roomMachine = setup({
       const chatBuckets = { ...context.chatBuckets, [peerId]: bucket }
       if (!allowed) {
         // Once per second of flooding, not once per message.
-        if (context.chatDropped % CHAT_RATE === 0) context.log.warn('chat over the rate limit dropped', { peerId, dropped: context.chatDropped + 1 })
+        if (context.chatDropped % CHAT_RATE === 0)
+          context.log.warn('chat over the rate limit dropped', { peerId, dropped: context.chatDropped + 1 })
         return { chatBuckets, chatDropped: context.chatDropped + 1 }
       }
       const name = context.roster[peerId]?.name ?? 'Someone'

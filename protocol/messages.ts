@@ -201,9 +201,7 @@ export type ServerMessage = v.InferOutput<typeof ServerMessage>
  * and a `summary` for logs, which never does (a frame can carry SDP, tokens
  * or secrets where a field was expected).
  */
-export type ParseResult<T> =
-  | { ok: true; message: T }
-  | { ok: false; code: 'bad-message' | 'too-large'; reason: string; summary: string }
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; code: 'bad-message' | 'too-large'; reason: string; summary: string }
 
 const refused = (code: 'bad-message' | 'too-large', reason: string, summary = reason) => ({ ok: false as const, code, reason, summary })
 
@@ -235,7 +233,11 @@ function parseFrame<T>(schema: v.GenericSchema<unknown, T>, frame: string | Arra
     const path = v.getDotPath(issue)
     const at = path ? `${path}: ` : ''
     // valibot's message quotes what it received; `expected` comes from the schema.
-    return refused('bad-message', `${at}${issue.message}`, `${at}invalid ${issue.kind === 'schema' ? issue.type : issue.kind}, expected ${issue.expected ?? 'nothing else'}`)
+    return refused(
+      'bad-message',
+      `${at}${issue.message}`,
+      `${at}invalid ${issue.kind === 'schema' ? issue.type : issue.kind}, expected ${issue.expected ?? 'nothing else'}`,
+    )
   }
   return { ok: true, message: result.output }
 }

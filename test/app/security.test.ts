@@ -60,7 +60,11 @@ async function joinWithToken(watched: Watched, room: string, name: string, token
 
 /** The other participant's tile, connected. */
 const connectedTile = (p: Participant) =>
-  p.waitFor(() => document.querySelectorAll('[data-testid="remote-tile"][data-state="connected"]').length === 1, 30_000, 'a connected remote tile')
+  p.waitFor(
+    () => document.querySelectorAll('[data-testid="remote-tile"][data-state="connected"]').length === 1,
+    30_000,
+    'a connected remote tile',
+  )
 
 describe('security defaults of the built app', () => {
   const room = `secure-${Date.now()}`
@@ -84,7 +88,11 @@ describe('security defaults of the built app', () => {
     // The inspector: a lazily loaded chunk, its graph layout, its charts.
     await ada.participant.click('inspector-toggle')
     await ada.participant.waitForTestId('inspector', { timeoutMs: 30_000 })
-    await ada.participant.waitFor(() => document.querySelector('[data-testid="statechart"] [data-state-id]') !== null, 30_000, 'a statechart')
+    await ada.participant.waitFor(
+      () => document.querySelector('[data-testid="statechart"] [data-state-id]') !== null,
+      30_000,
+      'a statechart',
+    )
 
     const policy = await ada.participant.evaluate(
       () => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '',
@@ -137,7 +145,11 @@ describe('security defaults of the built app', () => {
     expect(welcome.iceServers.some((s) => s.credential)).toBe(true)
     // Malformed frames whose refusal is logged, carrying secrets and SDP where a careless log would echo them.
     client.sendRaw(JSON.stringify({ type: `v=0 ${welcome.secret}` }))
-    client.send({ type: 'signal', to: welcome.peers[0]?.id ?? 'x', data: { kind: `offer ${token}`, sdp: 'v=0\r\na=fingerprint:sha-256 AB' } })
+    client.send({
+      type: 'signal',
+      to: welcome.peers[0]?.id ?? 'x',
+      data: { kind: `offer ${token}`, sdp: 'v=0\r\na=fingerprint:sha-256 AB' },
+    })
     await client.next('error')
     await client.next('error')
     // A resume with a wrong secret is logged as refused; one with the right secret resumes.

@@ -156,9 +156,12 @@ describe('a room of bots with real WebRTC', () => {
     expect(received()).toBeGreaterThanOrEqual(CHAT_BURST)
     expect(received()).toBeLessThanOrEqual(CHAT_BURST + Math.ceil(CHAT_RATE * seconds))
     // The first ones are the ones kept, in order.
-    expect(b.call.getSnapshot().context.chat.slice(0, CHAT_BURST).map((c) => c.text)).toEqual(
-      Array.from({ length: CHAT_BURST }, (_, i) => `flood ${i}`),
-    )
+    expect(
+      b.call
+        .getSnapshot()
+        .context.chat.slice(0, CHAT_BURST)
+        .map((c) => c.text),
+    ).toEqual(Array.from({ length: CHAT_BURST }, (_, i) => `flood ${i}`))
     // The pair itself is untouched: still connected, its channel still heard.
     expect(isFullyConnected(a, 1) && isFullyConnected(b, 1)).toBe(true)
     expect(ref.getSnapshot().hasTag('connected')).toBe(true)

@@ -323,7 +323,13 @@ describe('capacity and isolation', () => {
           const intruder = await TestClient.connect(server.wsUrl(room))
           const error = await intruder.next('error')
           const closed = await intruder.closedWith()
-          if (error.code === 'room-full' && closed.code === CloseCode.roomFull && closed.endedByServer && intruder.all('welcome').length === 0) refused++
+          if (
+            error.code === 'room-full' &&
+            closed.code === CloseCode.roomFull &&
+            closed.endedByServer &&
+            intruder.all('welcome').length === 0
+          )
+            refused++
         }),
       )
     }
