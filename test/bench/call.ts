@@ -10,15 +10,23 @@
  *   shows the participant connected again, against the same participant's
  *   first visit (page load, lobby, Join, connected everywhere).
  *
+ * - join: in a 2- and a 4-person call, from the last participant's click
+ *   on Join until its page plays a first remote video frame (and a frame
+ *   from every remote), against two RTCPeerConnections in one Chromium
+ *   page exchanging directly with the same fake camera (from creating them
+ *   to the first frame: the lobby already holds the camera when Join is
+ *   clicked).
+ *
  * A ghost tile left by a reload would show as a reload taking the grace
- * period (10 s) longer than a join. Four Chromium participants, with the
+ * period (10 s) longer than a join. Chromium participants, with the
  * low-bandwidth setting, the built app and the real room server.
  *
  * Run: `npm run bench` (or `npx tsx test/bench/call.ts [--cycles N]`).
  */
 import { parseArgs } from 'node:util'
-import { startAppServer } from '../support/appServer'
+import { startAppServer, type AppServer } from '../support/appServer'
 import { closeBrowsers, openParticipant, type Participant } from '../support/participant'
+import { median, ratio, writeResults, type Row } from './results'
 
 /**
  * `tiles`: `count` remote tiles, and with `connectedName`, that person's tile
@@ -93,12 +101,114 @@ async function timedJoin(page: Participant, load: () => Promise<void>, others: P
   return (await stamped(others)) - started
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+/**
+ * Joins `n - 1` participants untimed, then times the last from its click on
+ * Join to its first remote frame played (`first`) and to a frame from every
+ * remote (`all`), in its page's clock (requestVideoFrameCallback).
+ */
+async function timedFirstFrame(app: AppServer, n: number): Promise<{ first: number; all: number }> {
+  const room = `bench-join-${n}-${Date.now()}`
+  const url = app.roomUrl(room, { quality: 'low' })
+  const people: Participant[] = []
+  try {
+    for (let i = 1; i < n; i++) {
+      const page = await openParticipant('chromium', undefined, { name: `P${i}` })
+      await timedJoin(page, () => page.goto(url), people, `P${i}`)
+      people.push(page)
+    }
+    const last = await openParticipant('chromium', url, { name: 'Last' })
+    people.push(last)
+    await last.fill('display-name', 'Last')
+    await last.evaluate((remotes: number) => {
+      const w = window as unknown as { frames_: number[]; clickedAt: number | null }
+      w.frames_ = []
+      w.clickedAt = null
+      document.addEventListener('click', () => (w.clickedAt ??= performance.now()), { capture: true })
+      const watched = new WeakSet<HTMLVideoElement>()
+      const observer = new MutationObserver(() => {
+        for (const video of document.querySelectorAll<HTMLVideoElement>('[data-testid="remote-tile"] video')) {
+          if (watched.has(video)) continue
+          watched.add(video)
+          video.requestVideoFrameCallback(() => {
+            w.frames_.push(performance.now())
+            if (w.frames_.length >= remotes) observer.disconnect()
+          })
+        }
+      })
+      observer.observe(document.body, { childList: true, subtree: true })
+    }, n - 1)
+    await last.click('join')
+    await last.waitFor(
+      () =>
+        (window as unknown as { frames_: number[] }).frames_.length >= document.querySelectorAll('[data-testid="remote-tile"]').length &&
+        document.querySelectorAll('[data-testid="remote-tile"]').length > 0,
+      60_000,
+      'a frame from every remote',
+    )
+    const { frames, clickedAt } = await last.evaluate(() => {
+      const w = window as unknown as { frames_: number[]; clickedAt: number }
+      return { frames: w.frames_, clickedAt: w.clickedAt }
+    })
+    return { first: Math.min(...frames) - clickedAt, all: Math.max(...frames) - clickedAt }
+  } finally {
+    for (const p of people) await p.close()
+  }
+}
+
+/** Two RTCPeerConnections in one page, direct exchange, the lobby's camera: creation → first frame played. */
+async function inPageAnchor(app: AppServer): Promise<number> {
+  const page = await openParticipant('chromium', app.roomUrl('anchor-page'), { name: 'Anchor' })
+  try {
+    return await page.evaluate(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 180, frameRate: 15 }, audio: true })
+      const t0 = performance.now()
+      const a = new RTCPeerConnection()
+      const b = new RTCPeerConnection()
+      a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate)
+      b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate)
+      for (const track of stream.getTracks()) a.addTrack(track, stream)
+      a.createDataChannel('anchor')
+      const played = new Promise<number>((resolve) => {
+        b.ontrack = (e) => {
+          if (e.track.kind !== 'video') return
+          const video = document.createElement('video')
+          video.muted = true
+          video.autoplay = true
+          video.srcObject = new MediaStream([e.track])
+          document.body.append(video)
+          video.requestVideoFrameCallback(() => resolve(performance.now()))
+        }
+      })
+      await a.setLocalDescription()
+      await b.setRemoteDescription(a.localDescription!)
+      await b.setLocalDescription()
+      await a.setRemoteDescription(b.localDescription!)
+      const at = await played
+      a.close()
+      b.close()
+      for (const track of stream.getTracks()) track.stop()
+      return at - t0
+    })
+  } finally {
+    await page.close()
+  }
+}
 
 async function main() {
   const app = await startAppServer()
   const samples = { join: [] as number[], reload: [] as number[], chat: [] as number[], leave: [] as number[] }
+  const firstFrame: Record<string, { first: number[]; all: number[] }> = { 2: { first: [], all: [] }, 4: { first: [], all: [] } }
+  const anchor: number[] = []
   try {
+    for (let cycle = 0; cycle < CYCLES; cycle++) {
+      anchor.push(await inPageAnchor(app))
+      for (const n of [2, 4]) {
+        const { first, all } = await timedFirstFrame(app, n)
+        firstFrame[n].first.push(first)
+        firstFrame[n].all.push(all)
+      }
+    }
+
     const room = `bench-call-${Date.now()}`
     const people: Participant[] = []
     const url = app.roomUrl(room, { quality: 'low' })
@@ -130,23 +240,24 @@ async function main() {
     await closeBrowsers()
     await app.stop()
   }
+  const row = (figure: string, ms: number, anchorName: string, anchorMs: number): Row => ({
+    figure,
+    meshcall: ms,
+    unit: 'ms',
+    anchor: anchorName,
+    anchorValue: anchorMs,
+    ratio: ratio(ms, anchorMs),
+  })
+  const pagePair = median(anchor)
   const rows = [
-    {
-      figure: 'leave → tile gone everywhere',
-      ms: median(samples.leave),
-      anchor: 'chat message → shown everywhere',
-      anchorMs: median(samples.chat),
-    },
-    {
-      figure: 'reload → connected everywhere',
-      ms: median(samples.reload),
-      anchor: 'first visit → connected everywhere',
-      anchorMs: median(samples.join),
-    },
+    row('browser join, 2 people: Join → first remote frame', median(firstFrame[2].first), 'two connections in one page', pagePair),
+    row('browser join, 4 people: Join → first remote frame', median(firstFrame[4].first), 'two connections in one page', pagePair),
+    row('browser join, 4 people: Join → a frame from all 3', median(firstFrame[4].all), 'two connections in one page', pagePair),
+    row('leave → tile gone everywhere (4 people)', median(samples.leave), 'chat message → shown everywhere', median(samples.chat)),
+    row('reload → connected everywhere (4 people)', median(samples.reload), 'first visit → connected everywhere', median(samples.join)),
   ]
-  console.log(`\ncall timings, 4 Chromium participants, median of ${CYCLES}`)
-  console.table(rows.map((r) => ({ ...r, ratio: `${(r.ms / r.anchorMs).toFixed(2)}×` })))
-  console.log(JSON.stringify({ samples }))
+  writeResults('call', `call timings in Chromium, median of ${CYCLES}`, rows, { samples, firstFrame, anchor })
 }
 
 await main()
+process.exit(0)

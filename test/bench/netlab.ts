@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { scenarioNamed } from '../netlab/catalog'
 import { preflight } from '../netlab/preflight'
 import { runScenario } from '../netlab/scenarios'
+import { median, ratio, writeResults, type Row } from './results'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' } } })
 const RUNS = Number(values.runs)
@@ -26,11 +27,6 @@ const missing = noLab ?? missingTools
 if (missing) {
   process.stderr.write(`bench netlab: cannot build the lab: ${missing}\n`)
   process.exit(2)
-}
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)]
 }
 
 type Figure = { figure: string; keys: RegExp }
@@ -51,7 +47,7 @@ const SCENARIOS: { name: string; figures: Figure[] }[] = [
   },
 ]
 
-const rows: Record<string, unknown>[] = []
+const rows: Row[] = []
 const raw: Record<string, Record<string, number | null>[]> = {}
 for (const { name, figures } of SCENARIOS) {
   const anchors: number[] = []
@@ -71,9 +67,15 @@ for (const { name, figures } of SCENARIOS) {
   const anchorMs = median(anchors)
   for (const f of figures) {
     const ms = median(samples.get(f.figure)!)
-    rows.push({ scenario: name, figure: f.figure, ms, anchor: 'first connection', anchorMs, ratio: `${(ms / anchorMs).toFixed(1)}×` })
+    rows.push({
+      figure: `${name}: ${f.figure}`,
+      meshcall: ms,
+      unit: 'ms',
+      anchor: 'first connection',
+      anchorValue: anchorMs,
+      ratio: ratio(ms, anchorMs),
+    })
   }
 }
-console.log(`\nrecovery on real networks (the network lab), median of ${RUNS} runs, every side`)
-console.table(rows)
-console.log(JSON.stringify({ raw }))
+writeResults('netlab', `recovery on real networks (the network lab), median of ${RUNS} runs, every side`, rows, raw)
+process.exit(0)

@@ -47,10 +47,10 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts the real `partykit dev` on a free loopback port with the given
- * MESHCALL_* variables, and resolves once it answers HTTP. Call `stop()` in
+ * MESHCALL_* variables (and another party's `config`, for the bench's bare relay), and resolves once it answers HTTP. Call `stop()` in
  * `afterAll`.
  */
-export async function startRoomServer(vars: Record<string, string> = {}): Promise<RoomServer> {
+export async function startRoomServer(vars: Record<string, string> = {}, { config }: { config?: string } = {}): Promise<RoomServer> {
   const port = await freePort()
   const persist = mkdtempSync(join(tmpdir(), 'meshcall-party-'))
   let child: ChildProcess | undefined
@@ -58,6 +58,7 @@ export async function startRoomServer(vars: Record<string, string> = {}): Promis
 
   const launch = async () => {
     const args = ['dev', '--port', String(port), '--persist', persist, '--disable-request-cf-fetch', '--no-hotkeys']
+    if (config) args.push('--config', config)
     for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}=${value}`)
     const proc = spawn(PARTYKIT, args, {
       cwd: ROOT,
