@@ -53,7 +53,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default'],
     setupFiles: ['test/support/exitCleanly.ts'],
-    // Only the unit layer runs benchmarks (`npm run bench`), and once.
+    // Only the unit layer runs Vitest benchmarks (`npx vitest bench --run`: the inspector recorder), and once.
     benchmark: { include: [] },
     projects: [
       layer('unit', LAYERS.unit, 1, { benchmark: { include: ['test/bench/**/*.bench.ts'] } }),

@@ -75,6 +75,8 @@ export function nodeWebRTC(options: NodeWebRTCOptions = {}): NodeWebRTC {
  */
 class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
   #tail: Promise<void> = Promise.resolve()
+  /** Kept here: the binding's `signalingState` is a synchronous call into libwebrtc's signaling thread, and every operation checks it. */
+  #closed = false
   #operations = 0
   #negotiationNeededHeld: Event | undefined
   #descriptions = new Descriptions()
@@ -213,8 +215,13 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
     return super.dispatchEvent(event)
   }
 
+  override close(): void {
+    this.#closed = true
+    super.close()
+  }
+
   #chain<T>(operation: () => T | Promise<T>): Promise<T> {
-    if (this.signalingState === 'closed') {
+    if (this.#closed) {
       return Promise.reject(new DOMException('The RTCPeerConnection is closed', 'InvalidStateError'))
     }
     this.#operations += 1

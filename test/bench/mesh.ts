@@ -251,7 +251,9 @@ async function startSimplePeers(relay: RoomServer, n: number, camera: Camera, wa
       socket.on('message', (raw) => {
         const frame = JSON.parse(String(raw)) as BareFrame
         if (frame.type === 'welcome') for (const id of frame.peers) peerFor(id, true)
-        if (frame.type === 'signal') peerFor(frame.from, false).signal(frame.data as SimplePeer.SignalData)
+        if (frame.type !== 'signal') return
+        const peer = peerFor(frame.from, false)
+        if (!peer.destroyed) peer.signal(frame.data as SimplePeer.SignalData)
       })
       everyone.push({ peers, socket, stream })
     }),
@@ -261,6 +263,7 @@ async function startSimplePeers(relay: RoomServer, n: number, camera: Camera, wa
       everyone.flatMap((p) => [...p.peers.values()].map((peer) => (peer as unknown as { _pc: RTCPeerConnection })._pc)),
     stop: async () => {
       for (const p of everyone) {
+        p.socket.removeAllListeners('message')
         for (const peer of p.peers.values()) peer.destroy()
         p.socket.close()
         for (const track of p.stream.getTracks()) track.stop()
