@@ -50,6 +50,10 @@ describe('the inspector in a three-person call', () => {
         { what: `the statechart of ${actor}` },
       )
     }
+    // The layout ran in ELK's worker, off the call's main thread; the bundled build never loaded.
+    const scripts = await ada.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name))
+    expect(scripts.some((name) => /elk-worker/.test(name))).toBe(true)
+    expect(scripts.some((name) => /elk\.bundled/.test(name))).toBe(false)
     for (const peerId of peerIds) {
       const active = await ada.evaluate(
         (id) =>

@@ -1,5 +1,4 @@
-import ELK from 'elkjs/lib/elk.bundled.js'
-import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api'
+import ELK, { type ElkExtendedEdge, type ElkNode, type LayoutOptions } from 'elkjs/lib/elk-api'
 import type { ChartEdge, ChartNode } from '../../../machines/inspect/graph'
 
 /** A machine's states and transitions, as `machineGraph` returns them: parents before their children. */
@@ -46,23 +45,40 @@ const textWidth = (text: string, font: number) => Math.ceil(text.length * font *
 /** How a transition is labelled: its event, and its guard in brackets. */
 export const edgeText = (edge: ChartEdge) => (edge.guard ? `${edge.event} [${edge.guard}]` : edge.event)
 
-const elk = new ELK({
-  defaultLayoutOptions: {
-    'elk.algorithm': 'layered',
-    'elk.direction': 'RIGHT',
-    'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-    'elk.edgeRouting': 'ORTHOGONAL',
-    // Not elk.layered.considerModelOrder: with INCLUDE_CHILDREN it crashes
-    // ELK 0.12 ("Cannot read properties of undefined").
-    'elk.spacing.nodeNode': '24',
-    'elk.layered.spacing.nodeNodeBetweenLayers': '32',
-    'elk.spacing.edgeLabel': '2',
-    'elk.spacing.edgeNode': '12',
-    // Every coordinate relative to the root, so shapes and routes draw flat.
-    'elk.json.shapeCoords': 'ROOT',
-    'elk.json.edgeCoords': 'ROOT',
-  },
-})
+const LAYOUT_OPTIONS: LayoutOptions = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'RIGHT',
+  'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+  'elk.edgeRouting': 'ORTHOGONAL',
+  // Not elk.layered.considerModelOrder: with INCLUDE_CHILDREN it crashes
+  // ELK 0.12 ("Cannot read properties of undefined").
+  'elk.spacing.nodeNode': '24',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '32',
+  'elk.spacing.edgeLabel': '2',
+  'elk.spacing.edgeNode': '12',
+  // Every coordinate relative to the root, so shapes and routes draw flat.
+  'elk.json.shapeCoords': 'ROOT',
+  'elk.json.edgeCoords': 'ROOT',
+}
+
+/**
+ * ELK, made on first use. In a browser it runs in a Web Worker, so laying
+ * out the charts never stalls the call's page; where there is no Worker
+ * (the component tests), the bundled build runs in place.
+ */
+let elk: Promise<{ layout: (graph: ElkNode) => Promise<ElkNode> }> | undefined
+function getElk() {
+  elk ??=
+    typeof Worker === 'undefined'
+      ? import('elkjs/lib/elk.bundled.js').then(({ default: Bundled }) => new Bundled({ defaultLayoutOptions: LAYOUT_OPTIONS }))
+      : Promise.resolve(
+          new ELK({
+            defaultLayoutOptions: LAYOUT_OPTIONS,
+            workerFactory: () => new Worker(new URL('elkjs/lib/elk-worker.min.js', import.meta.url)),
+          }),
+        )
+  return elk
+}
 
 /**
  * Lays a machine's graph out with ELK (layered, left to right, orthogonal
@@ -79,7 +95,7 @@ export async function layoutStatechart({ nodes, edges }: MachineGraph): Promise<
   const graph = elkGraph(nodes, edges, rows)
 
   const started = performance.now()
-  const result = await elk.layout(graph)
+  const result = await (await getElk()).layout(graph)
   const ms = performance.now() - started
 
   const boxes = new Map<string, Box>()
