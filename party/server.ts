@@ -36,7 +36,15 @@ type Member = {
 }
 
 /** A member's socket state; lives in the connection's hibernation-safe attachment. */
-type MemberState = { peerId: string; key: string; bucket: Bucket; drops: number; dropsSince: number }
+type MemberState = { peerId: string; key: string }
+/**
+ * A member socket's rate limit: its token bucket and its recent refusals.
+ * Kept in memory, by connection key, rather than in the socket's attachment
+ * (which every frame would rewrite): the room hibernates only after 10 s
+ * without a frame, by which time the bucket is full again and the abuse
+ * window over, which is what a fresh entry says.
+ */
+type RateState = { bucket: Bucket; drops: number; dropsSince: number }
 /** A socket refused at connect (a full room), waiting for the client to close it. */
 type RefusedState = { refused: true }
 type ConnState = MemberState | RefusedState
@@ -79,6 +87,14 @@ export default class RoomServer implements Party.Server {
   readonly log: Logger
   /** Mirror of the `roster` storage key, reloaded by `onStart` after every wake. */
   roster: Record<string, Member> = {}
+  /** Each member socket's rate limit, by connection key (see RateState). */
+  readonly rates = new Map<string, RateState>()
+  /**
+   * Member sockets by connection key, so a relay does not read every
+   * socket's attachment to find its target. Emptied by hibernation (a new
+   * instance), then filled again by `socketOf`'s scan.
+   */
+  readonly sockets = new Map<string, Party.Connection<ConnState>>()
 
   constructor(readonly room: Party.Room) {
     // Configuration errors are refused in onBeforeConnect with a readable
@@ -165,7 +181,8 @@ export default class RoomServer implements Party.Server {
     member.connectionKey = key
     member.awaySince = null
     this.roster[member.id] = member
-    connection.setState({ peerId: member.id, key, bucket: fullBucket(this.config.burst, Date.now()), drops: 0, dropsSince: 0 })
+    connection.setState({ peerId: member.id, key })
+    this.sockets.set(key, connection)
     // The same identity came back on a new socket before the old one was
     // seen to close (a network switch): the newer connection wins.
     previous?.close(CloseCode.replaced, 'replaced by a newer connection')
@@ -285,6 +302,10 @@ export default class RoomServer implements Party.Server {
       // the transport is already gone
     }
     const state = memberState(connection)
+    if (state) {
+      this.rates.delete(state.key)
+      this.sockets.delete(state.key)
+    }
     const member = state ? this.memberOf(state.peerId) : undefined
     // A socket replaced by a resume, or one that already said bye, is not the member's.
     if (!member || member.connectionKey !== state?.key) return
@@ -337,14 +358,15 @@ export default class RoomServer implements Party.Server {
   /** The per-connection token bucket; persistent abuse closes the socket. */
   private admitFrame(connection: Party.Connection<ConnState>, state: MemberState): boolean {
     const now = Date.now()
-    const { allowed, bucket } = take(state.bucket, this.config.rate, this.config.burst, now)
+    const rate = this.rates.get(state.key) ?? { bucket: fullBucket(this.config.burst, now), drops: 0, dropsSince: 0 }
+    const { allowed, bucket } = take(rate.bucket, this.config.rate, this.config.burst, now)
     if (allowed) {
-      connection.setState({ ...state, bucket })
+      this.rates.set(state.key, { ...rate, bucket })
       return true
     }
-    const fresh = now - state.dropsSince > ABUSE_WINDOW_MS
-    const drops = fresh ? 1 : state.drops + 1
-    connection.setState({ ...state, bucket, drops, dropsSince: fresh ? now : state.dropsSince })
+    const fresh = now - rate.dropsSince > ABUSE_WINDOW_MS
+    const drops = fresh ? 1 : rate.drops + 1
+    this.rates.set(state.key, { bucket, drops, dropsSince: fresh ? now : rate.dropsSince })
     if (drops > ABUSE_DROPS) {
       this.log.warn('connection closed for rate abuse', { peerId: state.peerId, drops })
       connection.close(CloseCode.rateLimited, 'rate limit exceeded persistently')
@@ -377,9 +399,17 @@ export default class RoomServer implements Party.Server {
 
   /** The member's live socket, found by the server-made key in its state. */
   private socketOf(member: Member): Party.Connection<ConnState> | undefined {
-    if (member.connectionKey === null) return undefined
+    const key = member.connectionKey
+    if (key === null) return undefined
+    const known = this.sockets.get(key)
+    // 1: OPEN (workerd names it READY_STATE_OPEN).
+    if (known && known.readyState === 1) return known
+    this.sockets.delete(key)
     for (const connection of this.room.getConnections<ConnState>()) {
-      if (memberState(connection)?.key === member.connectionKey) return connection
+      if (memberState(connection)?.key === key) {
+        this.sockets.set(key, connection)
+        return connection
+      }
     }
     return undefined
   }
