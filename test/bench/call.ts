@@ -115,6 +115,8 @@ async function timedFirstFrame(app: AppServer, n: number): Promise<{ first: numb
       const page = await openParticipant('chromium', undefined, { name: `P${i}` })
       await timedJoin(page, () => page.goto(url), people, `P${i}`)
       people.push(page)
+      // In the room, as the server counts: the first has no one to be seen by.
+      await untilPeers(app, room, i)
     }
     const last = await openParticipant('chromium', url, { name: 'Last' })
     people.push(last)
@@ -153,6 +155,18 @@ async function timedFirstFrame(app: AppServer, n: number): Promise<{ first: numb
   } finally {
     for (const p of people) await p.close()
   }
+}
+
+/** Waits until the room server counts `count` participants in `room` (its HTTP endpoint). */
+async function untilPeers(app: AppServer, room: string, count: number): Promise<void> {
+  const url = app.wsUrl(room).replace(/^ws/, 'http')
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    const { peers } = (await (await fetch(url)).json()) as { peers: number }
+    if (peers >= count) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`${room} never held ${count} participants`)
 }
 
 /** Two RTCPeerConnections in one page, direct exchange, the lobby's camera: creation → first frame played. */
