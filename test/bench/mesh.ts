@@ -465,41 +465,26 @@ async function main() {
         samples.meshcall.push(await meshcallMesh(server, n))
       }
       raw[`formation-${n}`] = samples
-      const ms = (xs: Formation[]) => median(xs.map((x) => x.ms))
-      const [floorMs, simpleMs, meshMs] = [ms(samples.floor), ms(samples.simple), ms(samples.meshcall)]
+      const of = (xs: Formation[], figure: keyof Formation) => median(xs.map((x) => x[figure]))
+      const row = (figure: string, key: keyof Formation, unit: string, anchor: string, anchorValue: number): Row => ({
+        figure,
+        meshcall: of(samples.meshcall, key),
+        unit,
+        anchor,
+        anchorValue,
+        ratio: ratio(of(samples.meshcall, key), anchorValue),
+      })
       rows.push(
-        {
-          figure: `mesh formation, N = ${n}`,
-          meshcall: meshMs,
-          unit: 'ms',
-          anchor: 'in-process floor',
-          anchorValue: floorMs,
-          ratio: ratio(meshMs, floorMs),
-        },
-        {
-          figure: `mesh formation, N = ${n}`,
-          meshcall: meshMs,
-          unit: 'ms',
-          anchor: 'simple-peer, bare relay',
-          anchorValue: simpleMs,
-          ratio: ratio(meshMs, simpleMs),
-        },
-        {
-          figure: `signaling frames per pair, N = ${n}`,
-          meshcall: median(samples.meshcall.map((x) => x.framesPerPair)),
-          unit: 'frames',
-          anchor: 'simple-peer, bare relay',
-          anchorValue: median(samples.simple.map((x) => x.framesPerPair)),
-          ratio: ratio(median(samples.meshcall.map((x) => x.framesPerPair)), median(samples.simple.map((x) => x.framesPerPair))),
-        },
-        {
-          figure: `signaling bytes per pair, N = ${n}`,
-          meshcall: median(samples.meshcall.map((x) => x.bytesPerPair)),
-          unit: 'bytes',
-          anchor: 'simple-peer, bare relay',
-          anchorValue: median(samples.simple.map((x) => x.bytesPerPair)),
-          ratio: ratio(median(samples.meshcall.map((x) => x.bytesPerPair)), median(samples.simple.map((x) => x.bytesPerPair))),
-        },
+        row(`mesh formation, N = ${n}`, 'ms', 'ms', 'in-process floor', of(samples.floor, 'ms')),
+        row(`mesh formation, N = ${n}`, 'ms', 'ms', 'simple-peer, bare relay', of(samples.simple, 'ms')),
+        row(
+          `signaling frames per pair, N = ${n}`,
+          'framesPerPair',
+          'frames',
+          'simple-peer, bare relay',
+          of(samples.simple, 'framesPerPair'),
+        ),
+        row(`signaling bytes per pair, N = ${n}`, 'bytesPerPair', 'bytes', 'simple-peer, bare relay', of(samples.simple, 'bytesPerPair')),
       )
     }
 

@@ -110,7 +110,23 @@ export async function startRoomServer(vars: Record<string, string> = {}, { confi
     }
   }
 
-  await launch()
+  // If this process ends without stop() (a crash, a bench that threw), don't leave workerd behind.
+  const killOnExit = () => {
+    if (child?.pid === undefined || child.exitCode !== null) return
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  process.once('exit', killOnExit)
+  try {
+    await launch()
+  } catch (error) {
+    process.off('exit', killOnExit)
+    await kill()
+    throw error
+  }
   const query = (q?: Record<string, string>) => (q && Object.keys(q).length ? `?${new URLSearchParams(q)}` : '')
   return {
     host: `127.0.0.1:${port}`,
@@ -126,6 +142,7 @@ export async function startRoomServer(vars: Record<string, string> = {}, { confi
       await launch()
     },
     stop: async () => {
+      process.off('exit', killOnExit)
       await kill()
       rmSync(persist, { recursive: true, force: true })
     },
