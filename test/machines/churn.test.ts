@@ -90,6 +90,24 @@ function heapAfterGc(): number {
     .reduce((sum, space) => sum + space.space_used_size, 0)
 }
 
+/**
+ * The heap once it stops shrinking: wrtc releases a closed connection's
+ * JavaScript objects from callbacks on the event loop, so one GC right
+ * after a cycle can still count some (one CI run read 14 % above the
+ * baseline where the others read 6-8 %). Collects, lets the loop run, and
+ * collects again until a reading is no lower than the lowest so far.
+ */
+async function settledHeap(): Promise<number> {
+  let lowest = heapAfterGc()
+  for (let round = 0; round < 20; round++) {
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
+    const heap = heapAfterGc()
+    if (heap >= lowest) return lowest
+    lowest = heap
+  }
+  return lowest
+}
+
 async function leave(p: Participant) {
   const left = new Promise<void>((resolve) => {
     const sub = p.call.subscribe((s) => {
@@ -163,7 +181,7 @@ describe('churn against a steady call', () => {
       // The first cycles warm up (compiled code, codec and module caches: the
       // heap grows for some 20 cycles, then stays flat); the baseline is
       // taken after the first tenth of the run.
-      if (cycle === WARM_UP - 1) baseline = { heap: heapAfterGc(), timers: timers(), tracks: activeSyntheticTracks() }
+      if (cycle === WARM_UP - 1) baseline = { heap: await settledHeap(), timers: timers(), tracks: activeSyntheticTracks() }
     }
     expect(kinds.clean + kinds.vanished + kinds.reloaded).toBe(CYCLES)
     if (!baseline) throw new Error('no cycle ran')
@@ -185,7 +203,7 @@ describe('churn against a steady call', () => {
       what: 'no more live timers than after the warm-up',
       describe: () => ({ now: timers(), baseline: baseline?.timers }),
     })
-    const heap = heapAfterGc()
+    const heap = await settledHeap()
     // Nothing of a finished cycle is reachable any more (the last one's may
     // still be on the stack). An operation left pending on a closed
     // connection used to keep its actor, its machine and its parent alive.
