@@ -213,24 +213,19 @@ class NodeRTCPeerConnection extends wrtc.RTCPeerConnection {
     return super.dispatchEvent(event)
   }
 
-  /**
-   * Also drops the descriptions. libwebrtc never settles an operation that
-   * is pending when the connection closes, and its promise (a global handle
-   * in the binding) keeps this object reachable through the operations
-   * chain: with the descriptions, every SDP it ever held (in the churn test,
-   * most of a 1-2 MiB growth over 150 join/leave cycles).
-   */
-  override close(): void {
-    super.close()
-    this.#descriptions.forget()
-  }
-
   #chain<T>(operation: () => T | Promise<T>): Promise<T> {
     if (this.signalingState === 'closed') {
       return Promise.reject(new DOMException('The RTCPeerConnection is closed', 'InvalidStateError'))
     }
     this.#operations += 1
-    const result = this.#tail.then(operation)
+    // Checked again when the operation's turn comes ("chain an operation"):
+    // libwebrtc never settles an operation started on a closed connection,
+    // and that promise, a global handle in the binding, would keep this
+    // connection (and every SDP it held) reachable for good.
+    const result = this.#tail.then(() => {
+      if (this.signalingState === 'closed') throw new DOMException('The RTCPeerConnection is closed', 'InvalidStateError')
+      return operation()
+    })
     const done = () => this.#operationDone()
     this.#tail = result.then(done, done)
     return result
@@ -310,10 +305,6 @@ class Descriptions {
   currentLocal: RTCSessionDescription | null = null
   pendingRemote: RTCSessionDescription | null = null
   currentRemote: RTCSessionDescription | null = null
-
-  forget(): void {
-    this.pendingLocal = this.currentLocal = this.pendingRemote = this.currentRemote = null
-  }
 
   set(side: 'local' | 'remote', type: RTCSdpType, sdp: string): void {
     const [pending, current, otherPending, otherCurrent] =
