@@ -66,7 +66,7 @@ const ABUSE_WINDOW_MS = 10_000
  * How long a refused socket has to close itself after its error frame
  * before the server closes it (see `refuseFull`).
  */
-export const REFUSED_CLOSE_MS = 1_000
+const REFUSED_CLOSE_MS = 1_000
 
 /**
  * The meshcall room server: assigns identity, keeps presence, and relays

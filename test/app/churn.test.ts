@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startAppServer, type AppServer } from '../support/appServer'
+import { describe, expect, it } from 'vitest'
+import { appForFile } from '../support/appServer'
 import { seesPlaying as playing } from '../support/callPage'
-import { closeBrowsers, openParticipant, saveArtifactsOnFailure, type Participant } from '../support/participant'
+import { openParticipant, saveArtifactsOnFailure, type Participant } from '../support/participant'
 
 // The built app and the real room server in Chromium: one page stays in the
 // call while another joins, reloads and leaves, again and again. The page
@@ -14,14 +14,7 @@ const CYCLES = 30
 /** Cycles at the least before the baseline (see `timelineFull`). */
 const WARM_UP = 3
 
-let app: AppServer
-beforeAll(async () => {
-  app = await startAppServer()
-}, 120_000)
-afterAll(async () => {
-  await closeBrowsers()
-  await app?.stop()
-})
+const app = appForFile()
 
 type Counted = Window & {
   __pcs?: { made: number; live: Set<RTCPeerConnection> }
@@ -58,7 +51,7 @@ async function joinFromLobby(p: Participant, name: string) {
 describe('churn in Chromium', () => {
   it(`${CYCLES} cycles of a participant joining, reloading and leaving leave the page that stays with no connection open and its heap where it was`, async () => {
     const room = `churn-${Date.now()}`
-    const url = app.roomUrl(room, { quality: 'low' })
+    const url = app().roomUrl(room, { quality: 'low' })
     const ada = await openParticipant('chromium', undefined, { name: 'Ada' })
     if (ada.raw.kind !== 'chromium') throw new Error('unreachable')
     const page = ada.raw.page

@@ -1,24 +1,17 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startAppServer, type AppServer } from '../support/appServer'
-import { closeBrowsers, openParticipant, saveArtifactsOnFailure, type Participant } from '../support/participant'
+import { describe, expect, it } from 'vitest'
+import { appForFile } from '../support/appServer'
+import { openParticipant, saveArtifactsOnFailure, type Participant } from '../support/participant'
 import { waitUntil } from '../support/wait'
 
 saveArtifactsOnFailure()
 
-let app: AppServer
-beforeAll(async () => {
-  app = await startAppServer()
-}, 120_000)
-afterAll(async () => {
-  await closeBrowsers()
-  await app?.stop()
-})
+const app = appForFile()
 
 async function joinCall(room: string, name: string): Promise<Participant> {
-  const participant = await openParticipant('chromium', app.roomUrl(room, { quality: 'low' }), { name })
+  const participant = await openParticipant('chromium', app().roomUrl(room, { quality: 'low' }), { name })
   await participant.fill('display-name', name)
   await participant.click('join')
   return participant
@@ -112,7 +105,7 @@ describe('the inspector in a three-person call', () => {
     await download.saveAs(dumpPath)
     expect(download.suggestedFilename()).toMatch(/^meshcall-inspect-.*\.json$/)
 
-    const viewer = await openParticipant('chromium', `${app.url}/inspect`, { name: 'viewer' })
+    const viewer = await openParticipant('chromium', `${app().url}/inspect`, { name: 'viewer' })
     const page = viewer.raw
     if (page.kind !== 'chromium') throw new Error('unreachable')
     await page.page.setInputFiles('[data-testid="dump-file"]', dumpPath)

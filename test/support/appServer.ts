@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMainThread } from 'node:worker_threads'
+import { afterAll, beforeAll } from 'vitest'
 import type { LogRecord } from '../../lib/log'
+import { closeBrowsers } from './participant'
 import { freePort } from './roomServer'
 
 export type AppServer = {
@@ -321,4 +323,23 @@ async function waitUntilServing(origin: string, exitCode: () => number | null, o
     await new Promise((resolve) => setTimeout(resolve, 150))
   }
   throw new Error(`partykit dev did not serve the room and the app on ${origin} within 45 s (GET / gave ${page}):\n${output()}`)
+}
+
+/**
+ * The built app for one test file: started before its tests, stopped (with
+ * the file's browsers) after them. Returns a getter for the server.
+ */
+export function appForFile(vars: Record<string, string> = {}): () => AppServer {
+  let app: AppServer | undefined
+  beforeAll(async () => {
+    app = await startAppServer(vars)
+  }, 120_000)
+  afterAll(async () => {
+    await closeBrowsers()
+    await app?.stop()
+  })
+  return () => {
+    if (!app) throw new Error('the app server is not started yet')
+    return app
+  }
 }
