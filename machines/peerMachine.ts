@@ -205,6 +205,12 @@ export const peerMachine = peerSetup
           },
           connection: {
             initial: 'connecting',
+            on: {
+              // This device's network changed and the socket is back: every
+              // path of the old network may be gone, and a new one may be
+              // better. Restart now, whatever ICE says yet.
+              'room.networkChanged': { target: '.restarting', actions: 'resetRestarts' },
+            },
             states: {
               connecting: {
                 tags: ['connecting'],
@@ -248,6 +254,9 @@ export const peerMachine = peerSetup
                 on: {
                   // Silence that ended before ICE noticed anything: a stall, not a cut.
                   'link.heard': { guard: 'iceSaysConnected', target: 'connected' },
+                  // The signaling socket had to be reconnected as well: the
+                  // path went with this side's network, and will not heal.
+                  'room.signalingRestored': 'restarting',
                   'pc.connectionState': [
                     { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },
                     { guard: 'isFailed', target: 'restarting', actions: 'recordConnectionState' },

@@ -1,4 +1,4 @@
-import { assertEvent, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate'
+import { assertEvent, assign, enqueueActions, fromCallback, sendTo, setup, type ActorRefFrom } from 'xstate'
 import { createLogger, type Logger } from '../lib/log'
 import { fullBucket, take, type Bucket } from '../lib/tokenBucket'
 import { CHAT_BURST, CHAT_RATE, type ChannelMessage } from '../protocol/channel'
@@ -80,6 +80,11 @@ export type RoomContext = {
   /** Chat messages dropped for being over a peer's bucket. */
   chatDropped: number
   attempts: number
+  /**
+   * This device's network changed since the socket was last welcomed: once
+   * it is back (on the new network), every pair restarts ICE.
+   */
+  networkChanged: boolean
   failure: RoomFailure | null
   /** The last error frames from the server, for the UI and the inspector. */
   serverErrors: { code: string; message: string; at: number }[]
@@ -97,10 +102,17 @@ export type RoomEvent =
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
+  /** From the runtime's network watch: an address came or went, or the browser is back online. */
+  | { type: 'network.changed'; what: string }
   /** A peer already in the room when we joined (from `welcome`). */
   | { type: 'room.peerListed'; peer: PeerInfo }
 
 const MAX_CHAT = 500
+
+/** The runtime's network watch (`WebRTCImpl.watchNetwork`), where it has one. */
+const networkWatch = fromCallback<{ type: string }, { webrtc: WebRTCImpl }>(({ input, sendBack }) =>
+  input.webrtc.watchNetwork?.((what) => sendBack({ type: 'network.changed', what } satisfies RoomEvent)),
+)
 
 /**
  * A call: the connection to the room server, one peer actor per other
@@ -125,7 +137,7 @@ export const roomMachine = setup({
     // The server closes the socket on bye; if that is lost, leave anyway.
     byeTimeout: 1_000,
   },
-  actors: { roomSocket, probeRoom, peer: peerMachine, media: mediaMachine },
+  actors: { roomSocket, probeRoom, networkWatch, peer: peerMachine, media: mediaMachine },
   guards: {
     isRoomFull: ({ event }) => event.type === 'room.error' && event.code === 'room-full',
     isResume: ({ context, event }) => {
@@ -154,6 +166,7 @@ export const roomMachine = setup({
         peers: {},
         roster: {},
         attempts: 0,
+        networkChanged: false,
         failure: null,
         log: context.log.child({ selfId: event.id }),
       })
@@ -171,13 +184,23 @@ export const roomMachine = setup({
       context.log.info('rejoined the room', { peers: event.peers.length })
       for (const [id, ref] of Object.entries(context.peers)) {
         if (!present.has(id)) enqueue.raise({ type: 'room.peerLeft', id, reason: 'timeout' })
-        else enqueue.sendTo(ref, { type: 'room.signalingRestored' })
+        else {
+          enqueue.sendTo(ref, { type: 'room.signalingRestored' })
+          if (context.networkChanged) enqueue.sendTo(ref, { type: 'room.networkChanged' })
+        }
       }
       for (const peer of event.peers) {
         if (!(peer.id in context.peers)) enqueue.raise({ type: 'room.peerListed', peer })
         else enqueue.assign({ roster: { ...context.roster, [peer.id]: peer.presence } })
       }
-      enqueue.assign({ iceServers: event.iceServers, maxPeers: event.maxPeers, attempts: 0 })
+      enqueue.assign({ iceServers: event.iceServers, maxPeers: event.maxPeers, attempts: 0, networkChanged: false })
+    }),
+    /** The socket's path may be gone with the old network: reconnect it now, and restart every pair once it is back. */
+    noteNetworkChange: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'network.changed')
+      context.log.info('network changed: reconnecting, then restarting ICE with every peer', { what: event.what })
+      enqueue.assign({ networkChanged: true })
+      enqueue.sendTo('socket', { type: 'socket.reconnect' })
     }),
     addPeer: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, ['room.peerJoined', 'room.peerListed'])
@@ -364,6 +387,7 @@ export const roomMachine = setup({
       chatBuckets: {},
       chatDropped: 0,
       attempts: 0,
+      networkChanged: false,
       failure: null,
       serverErrors: [],
     }
@@ -389,20 +413,23 @@ export const roomMachine = setup({
       after: { mediaWait: 'online' },
     },
     online: {
-      invoke: {
-        id: 'socket',
-        src: 'roomSocket',
-        input: ({ context }) => ({
-          host: context.host,
-          room: context.room,
-          name: context.presence.name,
-          token: context.token,
-          secure: context.secure,
-          resume: context.selfId && context.secret ? `${context.selfId}.${context.secret}` : null,
-          WebSocket: context.webrtc.WebSocket,
-          heartbeat: context.heartbeat,
-        }),
-      },
+      invoke: [
+        {
+          id: 'socket',
+          src: 'roomSocket',
+          input: ({ context }) => ({
+            host: context.host,
+            room: context.room,
+            name: context.presence.name,
+            token: context.token,
+            secure: context.secure,
+            resume: context.selfId && context.secret ? `${context.selfId}.${context.secret}` : null,
+            WebSocket: context.webrtc.WebSocket,
+            heartbeat: context.heartbeat,
+          }),
+        },
+        { src: 'networkWatch', input: ({ context }) => ({ webrtc: context.webrtc }) },
+      ],
       initial: 'connecting',
       on: {
         'room.error': [{ guard: 'isRoomFull', target: 'failed', actions: 'failRoomFull' }, { actions: 'recordServerError' }],
@@ -411,6 +438,7 @@ export const roomMachine = setup({
         'peer.message': { actions: 'receiveMessage' },
         // A peer's path went silent: a network change takes the socket with it, so ask it now.
         'peer.silent': { actions: sendTo('socket', { type: 'socket.probe' }) },
+        'network.changed': { actions: 'noteNetworkChange' },
         'ui.chat': { actions: 'sendChat' },
         'ui.leave': '.leaving',
       },

@@ -29,6 +29,8 @@ export type SocketCommand =
   | { type: 'socket.bye' }
   /** Something else went dead (a peer's channel): ping now, and reconnect unless the server answers within `probeMs`. */
   | { type: 'socket.probe' }
+  /** This device's network changed: the socket's path may be gone without a word, so reconnect now. */
+  | { type: 'socket.reconnect' }
 
 export type SocketInput = {
   host: string
@@ -192,6 +194,13 @@ export const roomSocket = fromCallback<SocketCommand, SocketInput>(({ input, rec
         heardAt = Date.now()
         socket.reconnect(CloseCode.heartbeat, 'no answer to probe')
       }, input.heartbeat.probeMs)
+      return
+    }
+    if (command.type === 'socket.reconnect') {
+      clearTimeout(probe)
+      probe = undefined
+      heardAt = Date.now()
+      socket.reconnect(CloseCode.networkChanged, 'network changed')
       return
     }
     pacer.clear()

@@ -30,6 +30,12 @@ export type WebRTCImpl = {
   enumerateDevices?(): Promise<DeviceInfoLike[]>
   /** The WebSocket class for the signaling socket; browsers use the global one. */
   WebSocket?: unknown
+  /**
+   * Calls `onChange` when this device's network changes (an address came or
+   * went, the browser went back online); returns the function that stops
+   * watching. Absent where the runtime cannot tell.
+   */
+  watchNetwork?(onChange: (what: string) => void): () => void
 }
 
 /**

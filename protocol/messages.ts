@@ -56,6 +56,8 @@ export const CloseCode = {
   replaced: 4010,
   /** Closed by the client: nothing came from the server, not even a pong, for too long. */
   heartbeat: 4011,
+  /** Closed by the client: its network changed, and the socket's path may have gone with it. */
+  networkChanged: 4012,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 

@@ -16,7 +16,7 @@ import { peerTag } from '../machines/peerMachine'
 
 function usage(message: string): never {
   process.stderr.write(
-    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE [--stats-ms MS]] [--relay] [--noise]\n`,
+    `bot: ${message}\nusage: npm run bot -- --host HOST:PORT --room ROOM [--peers N] [--seconds S] [--json] [--token T] [--dump FILE [--stats-ms MS]] [--relay] [--noise] [--blind-to-network]\n`,
   )
   process.exit(2)
 }
@@ -36,6 +36,8 @@ try {
       'stats-ms': { type: 'string', default: '1000' },
       // A camera of random pixels, which takes all the bitrate it is given.
       noise: { type: 'boolean', default: false },
+      // Do not watch the host's addresses: network changes are found by silence and heartbeats alone.
+      'blind-to-network': { type: 'boolean', default: false },
     },
   }))
 } catch (error) {
@@ -86,6 +88,7 @@ for (let i = 1; i <= count; i++) {
       relay: values.relay,
       statsMs,
       scene: values.noise ? 'noise' : 'bars',
+      watchNetwork: !values['blind-to-network'],
     },
     i,
   )

@@ -12,7 +12,8 @@ import type { PeerFailure, PeerTag, PeerTimings, Recovery } from '../peer/types'
 import { peerTag } from '../peerMachine'
 import { pairSafetyCode } from '../safetyCode'
 import type { Heartbeat } from '../roomSocket'
-import { nodeWebRTC } from './wrtc'
+import { nodeWebRTC, type NodeWebRTC } from './wrtc'
+import type { WebRTCImpl } from '../webrtc'
 
 export type BotOptions = {
   host: string
@@ -35,6 +36,12 @@ export type BotOptions = {
   statsMs?: number
   /** What the bot's camera shows (default colour bars; `noise` takes all the bitrate it is given). */
   scene?: 'bars' | 'noise'
+  /**
+   * Watch the host's addresses, and reconnect and restart ICE when they
+   * change (default true). Off, the bot is like a browser that says nothing
+   * of a network change: its silent channels and heartbeat find out.
+   */
+  watchNetwork?: boolean
 }
 
 export type Bot = { index: number; name: string; call: Call; joinedAt: number; recorder: Recorder | null; stopStats: () => void }
@@ -91,7 +98,7 @@ export function startBot(options: BotOptions, index: number): Bot {
     room: options.room,
     name,
     token: options.token,
-    webrtc: nodeWebRTC({ label: name, scene: options.scene }),
+    webrtc: withoutNetworkWatch(nodeWebRTC({ label: name, scene: options.scene }), options.watchNetwork === false),
     log,
     timings: options.timings,
     media: options.media,
@@ -204,4 +211,11 @@ export async function stopBot(bot: Bot): Promise<void> {
     await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2_000))])
   }
   bot.call.stop()
+}
+
+/** The runtime, blind to network changes if asked. */
+function withoutNetworkWatch(webrtc: NodeWebRTC, blind: boolean): WebRTCImpl {
+  if (!blind) return webrtc
+  const { watchNetwork: _unused, ...rest } = webrtc
+  return rest
 }

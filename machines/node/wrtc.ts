@@ -18,6 +18,7 @@
 import wrtc from '@roamhq/wrtc'
 import { WebSocket } from 'ws'
 import type { WebRTCImpl } from '../webrtc'
+import { watchNetwork } from './network'
 import { syntheticMedia, type SyntheticMediaOptions } from './syntheticMedia'
 
 /** Options of {@link nodeWebRTC}: what its synthetic devices produce. */
@@ -35,6 +36,7 @@ export type NodeWebRTC = {
   getDisplayMedia(options?: DisplayMediaStreamOptions): Promise<MediaStream>
   enumerateDevices(): Promise<MediaDeviceInfo[]>
   WebSocket: typeof WebSocket
+  watchNetwork(onChange: (what: string) => void): () => void
 }
 
 /**
@@ -52,6 +54,7 @@ export function nodeWebRTC(options: NodeWebRTCOptions = {}): NodeWebRTC {
     RTCPeerConnection: NodeRTCPeerConnection,
     MediaStream: wrtc.MediaStream,
     WebSocket,
+    watchNetwork,
     ...syntheticMedia(options),
   } satisfies WebRTCImpl
 }

@@ -111,7 +111,9 @@ export const recoveryActions = {
             ? 'silent'
             : event.type === 'remote.restart'
               ? 'asked'
-              : null
+              : event.type === 'room.networkChanged'
+                ? 'network'
+                : null
     return { recovering: cause ? { cause, since: Date.now() } : null }
   }),
   /** Back in `connected`: the recovery under way, if any, is done. */

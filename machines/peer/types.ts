@@ -104,6 +104,8 @@ export type PeerEvent =
   | { type: 'media.tracks'; tracks: LocalTracks }
   | { type: 'room.meshSize'; size: number }
   | { type: 'room.signalingRestored' }
+  /** This device's network changed, and the signaling socket is back on the new one. */
+  | { type: 'room.networkChanged' }
   | { type: 'ui.restartIce' }
   | { type: 'ui.retry' }
   /** Raised by the `liveness` region: the data channel has brought nothing for `silenceMs`, or brings messages again. */
@@ -126,10 +128,10 @@ export type PeerError = { at: number; where: string; name: string; message: stri
 
 /**
  * Why the pair left `connected`: its connection state, the data channel's
- * silence, someone here asked for an ICE restart (`restart`), or the remote
- * did (`asked`).
+ * silence, someone here asked for an ICE restart (`restart`), the remote
+ * did (`asked`), or this device's network changed (`network`).
  */
-export type RecoveryCause = 'disconnected' | 'failed' | 'silent' | 'restart' | 'asked'
+export type RecoveryCause = 'disconnected' | 'failed' | 'silent' | 'restart' | 'asked' | 'network'
 /** One recovery of the pair: what broke it, and how long until it was connected again. */
 export type Recovery = { cause: RecoveryCause; ms: number }
 /**

@@ -8,7 +8,8 @@
  *   the first new video frames (dated to within the bots' 250 ms stats
  *   period);
  * - switch: after participant 1's address changed (network-switch), from
- *   the change until each side is connected again, and until video.
+ *   the change until each side is connected again, and until video; and
+ *   the same without the bots' network watch (network-switch-blind).
  *
  * Needs root and the lab's tools (as `npm run netlab`); says so and exits 2
  * without them. Run: `npm run bench` (or `npx tsx test/bench/netlab.ts [--runs N]`).
@@ -44,6 +45,10 @@ const SCENARIOS: { name: string; figures: Figure[] }[] = [
       { figure: 'address changed → connected again', keys: /SwitchToConnectedMs$/ },
       { figure: 'address changed → video again', keys: /SwitchToVideoMs$/ },
     ],
+  },
+  {
+    name: 'network-switch-blind',
+    figures: [{ figure: 'address changed, no network watch → video again', keys: /SwitchToVideoMs$/ }],
   },
 ]
 

@@ -248,6 +248,53 @@ describe('a room of bots with real WebRTC', () => {
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
 
+  it('a network change reconnects the socket at once and restarts ICE with every peer, leaving the other pairs alone', async () => {
+    const opts = options()
+    const moved = join(opts, 1)
+    join(opts, 2)
+    join(opts, 3)
+    await fullMesh(3)
+    const before = await mediaFlows(new Map())
+    const ufrags = () =>
+      new Map(
+        bots.flatMap((b) =>
+          Object.entries(b.call.getSnapshot().context.peers).map(([id, ref]) => [
+            `${b.name}→${id}`,
+            iceUfrags(ref.getSnapshot().context.link.pc.localDescription?.sdp)[0],
+          ]),
+        ),
+      )
+    const ufragsBefore = ufrags()
+    const states: string[] = []
+    const watch = moved.call.subscribe((s) => states.push(JSON.stringify(s.value)))
+    // What the runtime's network watch sends (the network lab changes a real address).
+    moved.call.send({ type: 'network.changed', what: 'addresses changed: -eth0 100.64.1.2, +eth0 100.64.1.3' })
+    const movedId = moved.call.getSnapshot().context.selfId!
+    const touchesMoved = (key: string) => key.startsWith(`${moved.name}→`) || key.endsWith(`→${movedId}`)
+    await waitUntil(
+      () =>
+        [...ufrags()].every(([key, ufrag]) => (touchesMoved(key) ? ufrag !== ufragsBefore.get(key) : ufrag === ufragsBefore.get(key))) &&
+        bots.every((b) => isFullyConnected(b, 2)),
+      { what: "new ICE credentials on both sides of the moved participant's pairs, and a full mesh", describe: describeBots },
+    )
+    watch.unsubscribe()
+    expect(states).toContain(JSON.stringify({ online: 'reconnecting' }))
+    expect(moved.call.getSnapshot().matches({ online: 'joined' })).toBe(true)
+    // Each of its pairs recovered, for the network's sake; the pair between the others never restarted.
+    for (const ref of Object.values(moved.call.getSnapshot().context.peers)) {
+      await waitUntil(() => ref.getSnapshot().context.recoveries.length > 0, { what: 'the recovery recorded' })
+      expect(ref.getSnapshot().context.recoveries.map((r) => r.cause)).toEqual(['network'])
+    }
+    const others = bots.filter((b) => b !== moved)
+    for (const b of others) {
+      const peers = b.call.getSnapshot().context.peers
+      const [, ref] = Object.entries(peers).find(([id]) => id !== movedId)!
+      expect(ref.getSnapshot().context.totalRestarts).toBe(0)
+    }
+    await mediaFlows(before)
+    expect(unhandledErrors()).toEqual([])
+  }, 90_000)
+
   it('drops a peer that leaves cleanly and one that vanishes, leaving no connection open', async () => {
     const opts = options()
     for (let i = 1; i <= 4; i++) join(opts, i)

@@ -43,6 +43,8 @@ export type BotOptions = {
   relay?: boolean
   /** `--noise`: a camera of random pixels, which takes all the bitrate it is given. */
   noise?: boolean
+  /** `--blind-to-network`: the bot does not watch its addresses, as a browser that tells nothing of a change. */
+  blindToNetwork?: boolean
   /**
    * Leave out `--json`, so that the bot prints its progress lines and a run
    * can wait on them (the CLI prints one or the other); `summary` is then null
@@ -104,6 +106,7 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
     String(STATS_MS),
     ...(options.relay ? ['--relay'] : []),
     ...(options.noise ? ['--noise'] : []),
+    ...(options.blindToNetwork ? ['--blind-to-network'] : []),
   ]
   const proc = lab.spawn(participant.home, process.execPath, args, { cwd: ROOT })
   const lines: Progress[] = []

@@ -148,6 +148,36 @@ export function videoBackAfter(s: Side, from: number): number | null {
   return sample ? sample.t - from : null
 }
 
+/** The candidate pair's two addresses in a sample, as one string; null before a pair is selected. */
+function path(sample: StatsSample | undefined): string | null {
+  return sample?.pair ? `${sample.pair.localAddress} ${sample.pair.remoteAddress}` : null
+}
+
+/**
+ * The first stats sample after `from` on another candidate pair than the
+ * one in use at `from`: the pair moved to a new path (an ICE restart found
+ * it). Null if it never moved.
+ */
+export function pathMovedAfter(s: Side, from: number): StatsSample | null {
+  const samples = s.peerId ? statsOf(s.run.dump, s.peerId) : []
+  const before = path(samples.filter((x) => x.t <= from).at(-1))
+  if (before === null) return null
+  return samples.find((x) => x.t > from && path(x) !== null && path(x) !== before) ?? null
+}
+
+/**
+ * How long after \`from\` video was decoded again once it had stopped: the
+ * first sample with frames after the first one without. 0 if it never
+ * stopped; null if it stopped and never came back.
+ */
+export function videoResumedAfter(s: Side, from: number): number | null {
+  const samples = (s.peerId ? statsOf(s.run.dump, s.peerId) : []).filter((x) => x.t > from)
+  const stalled = samples.findIndex((x) => (x.fps ?? 0) === 0)
+  if (stalled === -1) return 0
+  const back = samples.slice(stalled).find((x) => (x.fps ?? 0) > 0)
+  return back ? back.t - from : null
+}
+
 /** The mean of `pick` over the side's stats samples from `from` to `to` (ms since the epoch); null with no sample. */
 export function meanOf(s: Side, from: number, to: number, pick: (sample: StatsSample) => number | null): number | null {
   const values = (s.peerId ? statsOf(s.run.dump, s.peerId) : []).filter((x) => x.t > from && x.t <= to).map(pick)

@@ -34,7 +34,9 @@ import {
   readable,
   recoveredInPlace,
   side,
+  pathMovedAfter,
   videoBackAfter,
+  videoResumedAfter,
   videoThroughout,
   type Marks,
 } from './checks'
@@ -82,8 +84,11 @@ export type Drive = {
   room: string
   host: string
   log: (line: string) => void
-  /** Starts a bot that prints its progress (see `startBot`), in the scenario's room, for `seconds`; `noise`: a camera that takes all the bitrate it is given. */
-  bot(p: Participant, seconds: number, options?: { noise?: boolean }): LiveBot
+  /**
+   * Starts a bot that prints its progress (see `startBot`), in the scenario's room, for `seconds`; `noise`: a camera that
+   * takes all the bitrate it is given; `blindToNetwork`: the bot does not watch its addresses.
+   */
+  bot(p: Participant, seconds: number, options?: { noise?: boolean; blindToNetwork?: boolean }): LiveBot
   /** Records that a step happens now, for `check` and `measure`; returns the time. */
   mark(name: string): number
   /** Reports what is wrong with a participant that is not a bot (a browser), as a sentence: the scenario fails with it. */
@@ -266,70 +271,8 @@ export const BOT_SCENARIOS: Scenario[] = [
       return out
     },
   },
-  {
-    name: 'network-switch',
-    description:
-      "two bots behind EIM NATs; participant 1's address changes (a new one added, the old one removed, as when a laptop changes networks): the pair recovers by ICE restart on the same connection",
-    nats: ['eim', 'eim'],
-    drive: async ({ lab, log, bot, mark }) => {
-      const bots = lab.participants.map((p) => bot(p, 45))
-      await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
-      const from = lab.participants[0].address
-      const change = changeAddress(lab, lab.participants[0])
-      const switched = mark('switched')
-      log(`fault: ${change.name}`)
-      // Each bot leaves connected (its old path is gone) and comes back.
-      await Promise.all(
-        bots.map((b) =>
-          b.until(
-            (latest) => connectedTo(1)(latest) && b.progress().some((p) => p.at >= switched && !connectedTo(1)(p)),
-            'reconnecting, then connected again',
-            40_000,
-          ),
-        ),
-      )
-      log(`both bots connected again, ${Date.now() - switched} ms after the switch from ${from}`)
-      return Promise.all(bots.map((b) => b.done))
-    },
-    check: (runs, marks) => {
-      const problems = readable(runs)
-      if (problems.length > 0) return problems
-      const sides = [side(runs, 1, 2), side(runs, 2, 1)]
-      // Each side's outage: from the switch to the moment it was connected again.
-      const recovered = sides.flatMap((s) => {
-        const left = s.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
-        if (!left) return [`${s.who} never left connected after the switch`]
-        const back = firstAfter(s.moments, left.t, 'connected')
-        return recoveredInPlace(s, { cut: marks.switched, restored: back ? back.t : Infinity }, { mustNotice: true })
-      })
-      const restarts = sides.map((s) => s.moments.at(-1)?.restarts ?? 0)
-      // The old address took the signaling socket with it: the silent channel
-      // had the socket probed, and the probe, unanswered, reconnected it.
-      const closes = (runs[0].dump?.entries ?? []).filter((e) => e.kind === 'event' && e.actor === 'room' && e.event === 'socket.closed')
-      const probed = closes.some((e) => e.kind === 'event' && e.t >= marks.switched && e.summary.includes('no answer to probe'))
-      return [
-        ...recovered,
-        ...(restarts.some((n) => n > 0) ? [] : [`neither side restarted ICE (restarts ${JSON.stringify(restarts)})`]),
-        ...(probed ? [] : [`bot 1's signaling socket was not reconnected by a probe (closes: ${JSON.stringify(closes)})`]),
-      ]
-    },
-    measure: (runs, marks) => {
-      const out: Record<string, number | null> = {}
-      for (const [from, to] of [
-        [1, 2],
-        [2, 1],
-      ]) {
-        const s = side(runs, from, to)
-        const left = s.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
-        const back = left ? firstAfter(s.moments, left.t, 'connected') : null
-        out[`bot${from}→${to}SwitchToConnectedMs`] = back ? back.t - marks.switched : null
-        const video = left ? videoBackAfter(s, left.t) : null
-        out[`bot${from}→${to}SwitchToVideoMs`] = left && video !== null ? left.t + video - marks.switched : null
-        out[`bot${from}→${to}IceRestarts`] = s.moments.at(-1)?.restarts ?? null
-      }
-      return out
-    },
-  },
+  networkSwitch({ blind: false }),
+  networkSwitch({ blind: true }),
   {
     name: 'loss-and-cap',
     description: `three bots behind EIM NATs, cameras of noise (they take all the bitrate they get); participant 1's uplink gets ${LOSS_PERCENT} % random loss and a ${CAP_KBIT} kbit/s cap for ${SHAPED_MS / 1000} s: video keeps arriving at both others at a lower rate, its sending settles under the cap within ${SETTLE_MS / 1000} s, and audio is never starved`,
@@ -543,8 +486,10 @@ export async function runScenario(
         host,
         log,
         bot: (p, seconds, options = {}) => {
-          log(`bot ${p.index} joins for ${seconds} s${options.noise ? ', its camera all noise' : ''}`)
-          return startBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay, progress: true, noise: options.noise })
+          log(
+            `bot ${p.index} joins for ${seconds} s${options.noise ? ', its camera all noise' : ''}${options.blindToNetwork ? ', blind to its network' : ''}`,
+          )
+          return startBot(lab, p, { host, room: roomName, seconds, relay: scenario.relay, progress: true, ...options })
         },
         mark: (name) => (marks[name] = Date.now()),
         problem: (sentence) => driven.problems.push(sentence),
@@ -578,5 +523,87 @@ export async function runScenario(
   } finally {
     for (const server of servers.reverse()) await server.stop()
     lab.teardown()
+  }
+}
+
+/**
+ * An address change on participant 1, the way a laptop changes networks.
+ * `blind`: the bots do not watch their addresses, so the fallback (channel
+ * silence, then a socket probe) is what finds the change.
+ */
+function networkSwitch({ blind }: { blind: boolean }): Scenario {
+  return {
+    name: blind ? 'network-switch-blind' : 'network-switch',
+    description: blind
+      ? "as network-switch, but the bots do not watch their addresses (as a browser that says nothing of a change): participant 1's silent channel has its socket probed, the unanswered probe reconnects it, and the pair restarts ICE once it is back"
+      : "two bots behind EIM NATs; participant 1's address changes (a new one added, the old one removed, as when a laptop changes networks): its network watch reconnects the socket at once, and the pair recovers by ICE restart on the same connection",
+    nats: ['eim', 'eim'],
+    drive: async ({ lab, log, bot, mark }) => {
+      const bots = lab.participants.map((p) => bot(p, 45, { blindToNetwork: blind }))
+      await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
+      const from = lab.participants[0].address
+      const change = changeAddress(lab, lab.participants[0])
+      const switched = mark('switched')
+      log(`fault: ${change.name}`)
+      // Bot 1 leaves connected (its old path is gone) and comes back, and so
+      // is bot 2 then. Bot 2's own outage can be shorter than its progress
+      // lines' 250 ms (bot 1 restarts at once): \`check\` reads it from its dump.
+      const [moved] = bots
+      await moved.until(
+        (latest) => connectedTo(1)(latest) && moved.progress().some((p) => p.at >= switched && !connectedTo(1)(p)),
+        'reconnecting, then connected again',
+        40_000,
+      )
+      await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected again', 40_000)))
+      log(`both bots connected again, ${Date.now() - switched} ms after the switch from ${from}`)
+      return Promise.all(bots.map((b) => b.done))
+    },
+    check: (runs, marks) => {
+      const problems = readable(runs)
+      if (problems.length > 0) return problems
+      const sides = [side(runs, 1, 2), side(runs, 2, 1)]
+      // Bot 1 lost its path: it leaves connected, and comes back on the same
+      // connection. Bot 2 may first hear of it by bot 1's ICE restart, and so
+      // never leave connected (blind, both fall silent). Either way both end
+      // on a new path, with video.
+      const [moved, far] = sides
+      const left = moved.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
+      const back = left ? firstAfter(moved.moments, left.t, 'connected') : null
+      const restored = back ? back.t : Infinity
+      const recovered = [
+        ...(left ? [] : [`${moved.who} never left connected after the switch`]),
+        ...recoveredInPlace(moved, { cut: marks.switched, restored }, { mustNotice: true }),
+        ...recoveredInPlace(far, { cut: marks.switched, restored }, { mustNotice: blind }),
+        ...sides.flatMap((s) => (pathMovedAfter(s, marks.switched) ? [] : [`${s.who} is still on its old candidate pair`])),
+      ]
+      const restarts = sides.map((s) => s.moments.at(-1)?.restarts ?? 0)
+      // The old address took the signaling socket with it. Watching its
+      // addresses, bot 1 reconnects it at once; blind, its silent channel has
+      // the socket probed, and the probe, unanswered, reconnects it.
+      const closes = (runs[0].dump?.entries ?? []).filter((e) => e.kind === 'event' && e.actor === 'room' && e.event === 'socket.closed')
+      const why = blind ? 'no answer to probe' : 'network changed'
+      const reconnected = closes.some((e) => e.kind === 'event' && e.t >= marks.switched && e.summary.includes(why))
+      return [
+        ...recovered,
+        ...(restarts.some((n) => n > 0) ? [] : [`neither side restarted ICE (restarts ${JSON.stringify(restarts)})`]),
+        ...(reconnected ? [] : [`bot 1's signaling socket was not reconnected for "${why}" (closes: ${JSON.stringify(closes)})`]),
+      ]
+    },
+    measure: (runs, marks) => {
+      const out: Record<string, number | null> = {}
+      for (const [from, to] of [
+        [1, 2],
+        [2, 1],
+      ]) {
+        const s = side(runs, from, to)
+        // Connected again: back in \`connected\`, or (never having left it) on the new path.
+        const left = s.moments.find((m) => m.t >= marks.switched && m.state !== 'connected')
+        const back = left ? firstAfter(s.moments, left.t, 'connected')?.t : pathMovedAfter(s, marks.switched)?.t
+        out[`bot${from}→${to}SwitchToConnectedMs`] = back !== undefined ? back - marks.switched : null
+        out[`bot${from}→${to}SwitchToVideoMs`] = videoResumedAfter(s, marks.switched)
+        out[`bot${from}→${to}IceRestarts`] = s.moments.at(-1)?.restarts ?? null
+      }
+      return out
+    },
   }
 }
