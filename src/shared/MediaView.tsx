@@ -20,9 +20,10 @@ export function MediaVideo({
   useEffect(() => {
     const video = ref.current
     if (!video) return
-    const source = domStream(stream)
-    if (video.srcObject !== source) video.srcObject = source
-    // Tracks added to the same stream object need a nudge in some browsers.
+    // Assigned again when a track joins the same stream object: setting
+    // srcObject reloads the element, which then takes the new track set
+    // (Chromium may otherwise go on showing nothing).
+    video.srcObject = domStream(stream)
     if (stream) void video.play().catch(() => undefined)
   }, [stream, version])
   return <video ref={ref} className={mirrored ? 'mirrored' : undefined} autoPlay playsInline muted aria-label={label} />
