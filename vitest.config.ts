@@ -25,6 +25,7 @@ export const LAYERS = {
     'test/protocol/**/*.test.ts',
     'test/party/units.test.ts',
     'test/machines/inspect/**/*.test.ts',
+    'test/features/**/*.test.ts',
     'test/features/**/*.test.tsx',
     'test/support/simulatedWebRTC.test.ts',
     'test/scripts/token.test.ts',
