@@ -539,7 +539,7 @@ function networkSwitch({ blind }: { blind: boolean }): Scenario {
       : "two bots behind EIM NATs; participant 1's address changes (a new one added, the old one removed, as when a laptop changes networks): its network watch reconnects the socket at once, and the pair recovers by ICE restart on the same connection",
     nats: ['eim', 'eim'],
     drive: async ({ lab, log, bot, mark }) => {
-      const bots = lab.participants.map((p) => bot(p, 45, { blindToNetwork: blind }))
+      const bots = lab.participants.map((p) => bot(p, 25, { blindToNetwork: blind }))
       await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
       const from = lab.participants[0].address
       const change = changeAddress(lab, lab.participants[0])
