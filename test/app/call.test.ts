@@ -106,6 +106,8 @@ describe('a four-person call in Chromium and Firefox', () => {
 
   it('a chat message reaches everyone', async () => {
     const [, bob, ...rest] = people
+    // The chat starts closed.
+    await bob.click('toggle-chat')
     await bob.fill('chat-input', 'hello from Bob')
     await bob.press('Enter')
     for (const p of [people[0], ...rest]) {

@@ -231,6 +231,8 @@ async function main() {
       await timedJoin(page, () => page.goto(url), people, name)
       people.push(page)
     }
+    // The chat starts closed: Ada, who sends, opens it.
+    await people[0].click('toggle-chat')
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const dee = await openParticipant('chromium', undefined, { name: 'Dee' })
       samples.join.push(await timedJoin(dee, () => dee.goto(url), people, 'Dee'))

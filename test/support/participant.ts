@@ -125,12 +125,36 @@ function sharedFirefox(): Promise<FirefoxBrowser> {
  */
 const NAME_SHIM = 'globalThis.__name = (f) => f'
 
-async function newDriver(kind: BrowserKind): Promise<Driver> {
+/**
+ * A phone as Chromium's mobile emulation makes one: its viewport, touch, a
+ * phone's user agent, and no `getDisplayMedia` (no phone browser can share
+ * a screen; desktop Chromium's emulation still could).
+ */
+const PHONE = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 3,
+  isMobile: true,
+  hasTouch: true,
+  userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+}
+const NO_SCREEN_SHARING = 'delete MediaDevices.prototype.getDisplayMedia'
+
+/** How a participant's browser presents itself: a phone, and the language it asks for. */
+export type OpenOptions = { name?: string; device?: 'phone'; locale?: string }
+
+async function newDriver(kind: BrowserKind, { device, locale }: OpenOptions = {}): Promise<Driver> {
   if (kind === 'chromium') {
-    const context = await (await sharedChromium()).newContext({ viewport: VIEWPORT })
+    const context = await (
+      await sharedChromium()
+    ).newContext({
+      ...(device === 'phone' ? PHONE : { viewport: VIEWPORT }),
+      ...(locale ? { locale } : {}),
+    })
     await context.addInitScript({ content: NAME_SHIM })
+    if (device === 'phone') await context.addInitScript({ content: NO_SCREEN_SHARING })
     return chromiumDriver(context, await context.newPage())
   }
+  if (device || locale) throw new Error('openParticipant: a phone or a locale is only emulated in Chromium')
   const context = await (await sharedFirefox()).createBrowserContext()
   // A window, not a tab: Firefox hides background tabs and throttles their timers to ~1 Hz.
   const page = await context.newPage({ type: 'window' })
@@ -299,8 +323,8 @@ export class Participant {
  * await alice.click('join')
  * await bob.waitForTestId('remote-tile')
  */
-export async function openParticipant(kind: BrowserKind, url?: string, { name }: { name?: string } = {}): Promise<Participant> {
-  const participant = new Participant(kind, name ?? `${kind}-${++counters[kind]}`, await newDriver(kind))
+export async function openParticipant(kind: BrowserKind, url?: string, options: OpenOptions = {}): Promise<Participant> {
+  const participant = new Participant(kind, options.name ?? `${kind}-${++counters[kind]}`, await newDriver(kind, options))
   open.add(participant)
   if (url) await participant.goto(url)
   return participant

@@ -1,66 +1,121 @@
-import { useSelector } from '@xstate/react'
-import { lazy, Suspense, useState, type CSSProperties } from 'react'
+import { lazy, Suspense, useEffect, useState } from 'react'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { Controls } from '../../features/call/Controls'
+import { ShortcutsHelp } from '../../features/call/ShortcutsHelp'
 import { LocalTile, RemoteTile, ScreenTile } from '../../features/call/Tiles'
+import { Stage, type StageTile } from '../../features/call/Stage'
+import { CORNERS, type Corner } from '../../features/call/layout'
 import { ChatPanel } from '../../features/chat/ChatPanel'
 import { Toasts, useToasts } from '../../features/toasts/Toasts'
 import { CallContext } from '../../shared/callContext'
 import { useRecorder } from '../../shared/inspection'
 
-/** The call: a grid of tiles that fits 1 to maxPeers people, controls, chat and toasts. */
 const InspectorPanel = lazy(() => import('../../features/inspector/InspectorPanel'))
 
+const SELF = 'local'
+const CORNER_KEY = 'meshcall.inset'
+
+/** Where your own view sits in a 1:1 call, remembered for the next call. */
+function useCorner(): [Corner, (corner: Corner) => void] {
+  const [corner, setCorner] = useState<Corner>(() => {
+    const stored = localStorage.getItem(CORNER_KEY)
+    return CORNERS.find((c) => c === stored) ?? 'bottom-right'
+  })
+  return [
+    corner,
+    (next) => {
+      localStorage.setItem(CORNER_KEY, next)
+      setCorner(next)
+    },
+  ]
+}
+
+/** How many chat messages from others arrived while the chat was closed. */
+function useUnread(open: boolean): number {
+  const received = CallContext.useSelector((s) => s.context.chat.filter((m) => !m.self).length)
+  const [seen, setSeen] = useState(received)
+  useEffect(() => {
+    if (open) setSeen(received)
+  }, [open, received])
+  return open ? 0 : Math.max(0, received - seen)
+}
+
+/** The call: the stage of tiles, the controls, chat, toasts and the inspector. */
 export function InCall() {
   const room = CallContext.useSelector((s) => s.context.room)
   const peers = CallContext.useSelector((s) => s.context.peers)
+  const roster = CallContext.useSelector((s) => s.context.roster)
   const status = CallContext.useSelector((s) =>
     s.hasTag('reconnecting') ? 'reconnecting' : s.hasTag('connecting') ? 'connecting' : 'connected',
   )
-  const [chatOpen, setChatOpen] = useState(true)
+  const [chatOpen, setChatOpen] = useState(false)
+  const [helpOpen, setHelpOpen] = useState(false)
   const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
+  const [pinned, setPinned] = useState<string | null>(null)
+  const [corner, setCorner] = useCorner()
+  const unread = useUnread(chatOpen)
   const recorder = useRecorder()
   const maxPeers = CallContext.useSelector((s) => s.context.maxPeers)
-  useShortcuts({ i: () => setInspecting((open) => !open) })
+  const toggleInspector = () => setInspecting((open) => !open)
+  const toggleChat = () => setChatOpen((open) => !open)
+  useShortcuts({ i: toggleInspector, c: toggleChat, '?': () => setHelpOpen(true) })
   const { toasts, push } = useToasts()
   const entries = Object.entries(peers)
   const count = entries.length + 1
 
+  const tiles: StageTile[] = [
+    { key: SELF, label: 'yourself', node: <LocalTile /> },
+    ...entries.map(([id, ref]) => ({ key: id, label: roster[id]?.name ?? 'Someone', node: <RemoteTile peerId={id} peer={ref} /> })),
+    ...entries
+      .filter(([id]) => roster[id]?.screen)
+      .map(([id, ref]) => ({
+        key: `screen:${id}`,
+        label: `${roster[id]?.name ?? 'Someone'}'s screen`,
+        node: <ScreenTile peerId={id} peer={ref} />,
+      })),
+  ]
+  // A pin wins; otherwise the first shared screen takes the stage.
+  const shared = tiles.find((t) => t.key.startsWith('screen:'))?.key ?? null
+  const spotlight = pinned !== null && tiles.some((t) => t.key === pinned) ? pinned : shared
+
   return (
-    <div className={`call${chatOpen ? ' with-chat' : ''}`}>
+    <div className={`call${chatOpen ? ' with-chat' : ''}${inspecting ? ' inspecting' : ''}`}>
       <header className="call-header">
         <span className="brand small">meshcall</span>
-        <span className="room">{room}</span>
+        <span className="room" title={room}>
+          {room}
+        </span>
         <button
           type="button"
+          className="header-inspector"
           data-testid="inspector-toggle"
           aria-pressed={inspecting}
           aria-keyshortcuts="i"
           title="Inspector: every negotiation, live (I)"
-          onClick={() => setInspecting((open) => !open)}
+          onClick={toggleInspector}
         >
           Inspector
         </button>
         <span className={`status ${status}`} role="status">
-          {status === 'connected' ? `${count} in the call` : status === 'connecting' ? 'Joining…' : 'Reconnecting…'}
+          {status === 'connected'
+            ? `${count} ${count === 1 ? 'participant' : 'participants'}`
+            : status === 'connecting'
+              ? 'Joining…'
+              : 'Reconnecting…'}
         </span>
       </header>
-      <main className="grid" data-count={count} aria-label="Participants" style={gridSize(count)}>
-        <LocalTile />
-        {entries.map(([id, ref]) => (
-          <RemoteTile key={id} peerId={id} peer={ref} />
-        ))}
-        {entries.map(([id, ref]) => (
-          <Screen key={`screen-${id}`} peerId={id} peer={ref} />
-        ))}
-      </main>
-      <ChatPanel open={chatOpen} />
+      <Stage tiles={tiles} self={SELF} spotlight={spotlight} pinned={pinned} onPin={setPinned} corner={corner} onCorner={setCorner} />
+      <ChatPanel open={chatOpen} onClose={() => setChatOpen(false)} />
       <Controls
         chatOpen={chatOpen}
-        onToggleChat={() => setChatOpen((open) => !open)}
+        unread={unread}
+        onToggleChat={toggleChat}
+        onToggleInspector={toggleInspector}
+        onHelp={() => setHelpOpen(true)}
         onCopied={(ok) => push(ok ? 'Invite link copied' : 'Could not copy: the link is this page’s address', ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />
+      <ShortcutsHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
       {inspecting && (
         <Suspense fallback={<aside className="inspector">Loading the inspector…</aside>}>
           <InspectorPanel recorder={recorder} config={{ room, maxPeers }} onClose={() => setInspecting(false)} />
@@ -68,16 +123,4 @@ export function InCall() {
       )}
     </div>
   )
-}
-
-function Screen({ peerId, peer }: Parameters<typeof ScreenTile>[0]) {
-  const sharing = useSelector(peer, (s) => s.context.link.remoteTracks.screen)
-  return sharing ? <ScreenTile peerId={peerId} peer={peer} /> : null
-}
-
-/** Columns and rows for `count` tiles: 1, 2x1, 2x2, 3x2. */
-function gridSize(count: number): CSSProperties & Record<'--cols' | '--rows', number> {
-  const narrow = typeof window !== 'undefined' && window.innerWidth < 720
-  const cols = narrow ? (count <= 2 ? 1 : 2) : count <= 1 ? 1 : count <= 4 ? 2 : 3
-  return { '--cols': cols, '--rows': Math.ceil(count / cols) }
 }

@@ -1,17 +1,78 @@
 import { useSelector } from '@xstate/react'
+import {
+  Ellipsis,
+  Keyboard,
+  Link,
+  MessageSquare,
+  Mic,
+  MicOff,
+  MonitorOff,
+  MonitorUp,
+  PhoneOff,
+  ScanSearch,
+  Video,
+  VideoOff,
+  type LucideIcon,
+} from 'lucide-react'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { CallContext } from '../../shared/callContext'
+import { useMediaQuery } from '../../shared/useElementSize'
 import { saveResume } from './resume'
 
-/** Microphone, camera, screen share, invite link and leave; `m` and `v` as shortcuts. */
+/** Whether this browser can share a screen at all (phones cannot). */
+const canShareScreen = () => typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function'
+
+/** A control: an icon, and a label that says what pressing it does (shown, or as a tooltip where space is short). */
+function ControlButton({
+  icon: Icon,
+  label,
+  shortcut,
+  off,
+  className,
+  children,
+  ...rest
+}: {
+  icon: LucideIcon
+  label: string
+  shortcut?: string
+  off?: boolean
+  children?: ReactNode
+} & Omit<React.ButtonHTMLAttributes<HTMLButtonElement>, 'children'>) {
+  return (
+    <button
+      type="button"
+      className={['control', off ? 'off' : '', className ?? ''].filter(Boolean).join(' ')}
+      title={shortcut ? `${label} (${shortcut.toUpperCase()})` : label}
+      aria-keyshortcuts={shortcut}
+      {...rest}
+    >
+      <Icon size={20} aria-hidden="true" />
+      <span className="control-label">{label}</span>
+      {children}
+    </button>
+  )
+}
+
+/**
+ * Microphone, camera, screen share, chat, a "more" menu (invite link,
+ * inspector, shortcuts) and leave. On a narrow screen they fit one row:
+ * labels become tooltips and the screen share goes under "more".
+ */
 export function Controls({
   onCopied,
   chatOpen,
+  unread,
   onToggleChat,
+  onToggleInspector,
+  onHelp,
 }: {
   onCopied: (ok: boolean) => void
   chatOpen: boolean
+  unread: number
   onToggleChat: () => void
+  onToggleInspector: () => void
+  onHelp: () => void
 }) {
   const call = CallContext.useActorRef()
   const media = CallContext.useSelector((s) => s.context.media)
@@ -24,6 +85,8 @@ export function Controls({
   const canStartScreen = useSelector(media, (s) => s.can({ type: 'ui.startScreen' }))
   const canStopScreen = useSelector(media, (s) => s.can({ type: 'ui.stopScreen' }))
   const canLeave = CallContext.useSelector((s) => s.can({ type: 'ui.leave' }))
+  const narrow = useMediaQuery('(max-width: 640px)')
+  const [menuOpen, setMenuOpen] = useState(false)
 
   useShortcuts({
     m: () => media.send({ type: 'ui.toggleMic' }),
@@ -39,61 +102,135 @@ export function Controls({
     )
   }
 
+  const screenButton = canShareScreen() && (
+    <ControlButton
+      icon={screen ? MonitorOff : MonitorUp}
+      label={screen ? 'Stop presenting' : 'Present your screen'}
+      data-testid="toggle-screen"
+      aria-pressed={screen}
+      disabled={screen ? !canStopScreen : !canStartScreen}
+      onClick={() => {
+        setMenuOpen(false)
+        media.send({ type: screen ? 'ui.stopScreen' : 'ui.startScreen' })
+      }}
+    />
+  )
+
   return (
     <nav className="controls" aria-label="Call controls">
-      <button
-        type="button"
+      <ControlButton
+        icon={mic ? Mic : MicOff}
+        label={mic ? 'Mute' : 'Unmute'}
+        shortcut="m"
+        off={!mic}
         data-testid="toggle-mic"
-        className={mic ? undefined : 'off'}
         aria-pressed={mic}
-        aria-keyshortcuts="m"
-        title={`${mic ? 'Turn off' : 'Turn on'} microphone (M)`}
         disabled={!canMic}
         onClick={() => media.send({ type: 'ui.toggleMic' })}
-      >
-        {mic ? 'Mic on' : 'Mic off'}
-      </button>
-      <button
-        type="button"
+      />
+      <ControlButton
+        icon={camera ? Video : VideoOff}
+        label={camera ? 'Stop camera' : 'Start camera'}
+        shortcut="v"
+        off={!camera}
         data-testid="toggle-camera"
-        className={camera ? undefined : 'off'}
         aria-pressed={camera}
-        aria-keyshortcuts="v"
-        title={`${camera ? 'Turn off' : 'Turn on'} camera (V)`}
         disabled={!canCamera}
         onClick={() => media.send({ type: 'ui.toggleCamera' })}
+      />
+      {!narrow && screenButton}
+      <ControlButton
+        icon={MessageSquare}
+        label={chatOpen ? 'Close chat' : 'Chat'}
+        shortcut="c"
+        data-testid="toggle-chat"
+        aria-pressed={chatOpen}
+        aria-controls="chat-panel"
+        onClick={onToggleChat}
       >
-        {camera ? 'Camera on' : 'Camera off'}
-      </button>
-      <button
-        type="button"
-        data-testid="toggle-screen"
-        aria-pressed={screen}
-        title={screen ? 'Stop presenting your screen' : 'Present your screen'}
-        disabled={screen ? !canStopScreen : !canStartScreen}
-        onClick={() => media.send({ type: screen ? 'ui.stopScreen' : 'ui.startScreen' })}
-      >
-        {screen ? 'Stop presenting' : 'Present'}
-      </button>
-      <button type="button" title="Copy the invite link" onClick={copy}>
-        Copy link
-      </button>
-      <button type="button" aria-pressed={chatOpen} aria-controls="chat-panel" title="Show or hide the chat" onClick={onToggleChat}>
-        Chat
-      </button>
-      <button
-        type="button"
+        {unread > 0 && (
+          <span className="unread" data-testid="chat-unread" aria-label={`${unread} unread`}>
+            {unread}
+          </span>
+        )}
+      </ControlButton>
+      <Menu open={menuOpen} onOpenChange={setMenuOpen}>
+        {narrow && screenButton}
+        <ControlButton
+          icon={Link}
+          label="Copy the invite link"
+          data-testid="copy-link"
+          onClick={() => {
+            setMenuOpen(false)
+            copy()
+          }}
+        />
+        <ControlButton
+          icon={ScanSearch}
+          label="Inspector"
+          shortcut="i"
+          data-testid="menu-inspector"
+          onClick={() => {
+            setMenuOpen(false)
+            onToggleInspector()
+          }}
+        />
+        <ControlButton
+          icon={Keyboard}
+          label="Keyboard shortcuts"
+          shortcut="?"
+          onClick={() => {
+            setMenuOpen(false)
+            onHelp()
+          }}
+        />
+      </Menu>
+      <ControlButton
+        icon={PhoneOff}
+        label="Leave"
         className="danger"
         data-testid="leave"
-        title="Leave the call"
         disabled={!canLeave}
         onClick={() => {
           saveResume(room, null)
           call.send({ type: 'ui.leave' })
         }}
-      >
-        Leave
-      </button>
+      />
     </nav>
+  )
+}
+
+/** The "more" menu: a button and a popover of controls, closed by Escape or a click elsewhere. */
+function Menu({ open, onOpenChange, children }: { open: boolean; onOpenChange: (open: boolean) => void; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null)
+  useEffect(() => {
+    if (!open) return
+    const away = (event: PointerEvent) => {
+      if (!ref.current?.contains(event.target as Node)) onOpenChange(false)
+    }
+    const escape = (event: KeyboardEvent) => event.key === 'Escape' && onOpenChange(false)
+    document.addEventListener('pointerdown', away)
+    document.addEventListener('keydown', escape)
+    return () => {
+      document.removeEventListener('pointerdown', away)
+      document.removeEventListener('keydown', escape)
+    }
+  }, [open, onOpenChange])
+  return (
+    <div className="menu" ref={ref}>
+      <ControlButton
+        icon={Ellipsis}
+        label="More"
+        data-testid="more"
+        aria-expanded={open}
+        aria-haspopup="true"
+        onClick={() => onOpenChange(!open)}
+      />
+      {open && (
+        <div className="menu-items" role="group" aria-label="More controls">
+          {children}
+        </div>
+      )}
+    </div>
   )
 }

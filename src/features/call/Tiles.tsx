@@ -155,9 +155,11 @@ function ShieldIcon() {
 export function ScreenTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
   const name = CallContext.useSelector((s) => s.context.roster[peerId]?.name ?? 'Someone')
   const stream = useSelector(peer, (s) => s.context.link.remoteScreen)
+  // The tile shows as soon as the sharer says so; its track may come a moment later.
+  const sharing = useSelector(peer, (s) => s.context.link.remoteTracks.screen)
   return (
     <article className="tile screen" data-testid="remote-screen" data-peer-id={peerId} aria-label={`${name}'s screen`}>
-      <MediaVideo stream={stream} version={peerId} label={`${name}'s screen`} />
+      <MediaVideo stream={stream} version={sharing} label={`${name}'s screen`} />
       <footer>
         <span className="name">{name}'s screen</span>
       </footer>

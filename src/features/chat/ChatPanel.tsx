@@ -1,9 +1,10 @@
+import { X } from 'lucide-react'
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { MAX_CHAT_LENGTH } from '../../../protocol/channel'
 import { CallContext } from '../../shared/callContext'
 
 /** Chat over the per-pair data channels. */
-export function ChatPanel({ open }: { open: boolean }) {
+export function ChatPanel({ open, onClose }: { open: boolean; onClose: () => void }) {
   const call = CallContext.useActorRef()
   const chat = CallContext.useSelector((s) => s.context.chat)
   const [text, setText] = useState('')
@@ -20,7 +21,19 @@ export function ChatPanel({ open }: { open: boolean }) {
   }
   return (
     <aside id="chat-panel" className={`chat${open ? ' open' : ''}`} aria-label="Chat">
-      <h2>Chat</h2>
+      <header>
+        <h2>Chat</h2>
+        <button
+          type="button"
+          className="icon"
+          data-testid="chat-close"
+          aria-label="Close the chat"
+          title="Close the chat"
+          onClick={onClose}
+        >
+          <X size={18} aria-hidden="true" />
+        </button>
+      </header>
       <ol ref={list} aria-live="polite">
         {chat.map((message) => (
           <li key={`${message.from}:${message.id}`} data-testid="chat-message" className={message.self ? 'self' : undefined}>

@@ -1,0 +1,278 @@
+import { mkdirSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { appForFile } from '../support/appServer'
+import { seesPlaying as playing } from '../support/callPage'
+import { openParticipant, saveArtifactsOnFailure, type BrowserKind, type OpenOptions, type Participant } from '../support/participant'
+import { waitUntil } from '../support/wait'
+
+// The stage, the controls and the chat of the built app, measured on the
+// page as people see it: in Chromium and Firefox at 1280×720, and in
+// Chromium's mobile emulation as a phone.
+saveArtifactsOnFailure()
+const app = appForFile()
+
+type Rect = { x: number; y: number; width: number; height: number }
+type Geometry = {
+  layout: string | null
+  stage: Rect
+  local: Rect | null
+  remotes: Rect[]
+  screens: Rect[]
+  page: { scrollWidth: number; width: number }
+}
+
+/** Where everything is on the page now. */
+function geometry(p: Participant): Promise<Geometry> {
+  return p.evaluate(() => {
+    const rect = (el: Element): Rect => {
+      const b = el.getBoundingClientRect()
+      return { x: b.x, y: b.y, width: b.width, height: b.height }
+    }
+    const all = (selector: string) => [...document.querySelectorAll(selector)].map(rect)
+    const stage = document.querySelector<HTMLElement>('[data-testid="stage"]')
+    const local = document.querySelector('[data-testid="local-tile"]')
+    return {
+      layout: stage?.dataset.layout ?? null,
+      stage: stage ? rect(stage) : { x: 0, y: 0, width: 0, height: 0 },
+      local: local ? rect(local) : null,
+      remotes: all('[data-testid="remote-tile"]'),
+      screens: all('[data-testid="remote-screen"]'),
+      page: { scrollWidth: document.documentElement.scrollWidth, width: document.documentElement.clientWidth },
+    }
+  })
+}
+
+const area = (r: Rect) => r.width * r.height
+const within = (r: Rect, outer: Rect) =>
+  r.x >= outer.x - 1 && r.y >= outer.y - 1 && r.x + r.width <= outer.x + outer.width + 1 && r.y + r.height <= outer.y + outer.height + 1
+const overlap = (a: Rect, b: Rect) =>
+  a.x + 1 < b.x + b.width && b.x + 1 < a.x + a.width && a.y + 1 < b.y + b.height && b.y + 1 < a.y + a.height
+
+/**
+ * Waits until `problem(geometry)` finds nothing wrong (the slots animate for
+ * a quarter of a second), and fails with the last problem found.
+ */
+async function settles(p: Participant, what: string, problem: (g: Geometry) => string | null): Promise<Geometry> {
+  let last: { g: Geometry; problem: string | null } | null = null
+  return waitUntil(
+    async () => {
+      const g = await geometry(p)
+      last = { g, problem: problem(g) }
+      return last.problem === null ? g : null
+    },
+    { what: `${p}: ${what}`, describe: () => last },
+  )
+}
+
+/** The 1:1 layout: the remote fills the stage, your own view is a small inset in `corner`. */
+const oneToOne =
+  (corner: string) =>
+  (g: Geometry): string | null => {
+    if (g.layout !== 'one-to-one' || !g.local || g.remotes.length !== 1) return `layout ${g.layout}, ${g.remotes.length} remote tiles`
+    const [remote] = g.remotes
+    if (area(remote) < 0.9 * area(g.stage)) return `the remote covers ${Math.round((100 * area(remote)) / area(g.stage))} % of the stage`
+    if (area(g.local) > 0.08 * area(g.stage)) return `the inset covers ${Math.round((100 * area(g.local)) / area(g.stage))} % of the stage`
+    if (!within(g.local, g.stage)) return 'the inset is off the stage'
+    const right = g.local.x + g.local.width / 2 > g.stage.x + g.stage.width / 2
+    const bottom = g.local.y + g.local.height / 2 > g.stage.y + g.stage.height / 2
+    const at = `${bottom ? 'bottom' : 'top'}-${right ? 'right' : 'left'}`
+    return at === corner ? null : `the inset is at ${at}`
+  }
+
+/** An even grid of `count` tiles: the same size, none overlapping, all on the stage, filling a fair share of it. */
+const evenGrid =
+  (count: number) =>
+  (g: Geometry): string | null => {
+    const tiles = [...(g.local ? [g.local] : []), ...g.remotes]
+    if (g.layout !== 'grid' || tiles.length !== count) return `layout ${g.layout} with ${tiles.length} tiles`
+    if (tiles.some((t) => Math.abs(t.width - tiles[0].width) > 1 || Math.abs(t.height - tiles[0].height) > 1))
+      return 'tiles of different sizes'
+    if (tiles.some((t) => !within(t, g.stage))) return 'a tile off the stage'
+    if (tiles.some((a, i) => tiles.some((b, j) => i < j && overlap(a, b)))) return 'overlapping tiles'
+    const used = tiles.reduce((sum, t) => sum + area(t), 0) / area(g.stage)
+    return used >= 0.45 ? null : `the tiles use ${Math.round(used * 100)} % of the stage`
+  }
+
+/** A spotlight: `big` takes most of the stage, every other tile is small and to its right. */
+const spotlight =
+  (big: (g: Geometry) => Rect | undefined, small: (g: Geometry) => Rect[]) =>
+  (g: Geometry): string | null => {
+    const main = big(g)
+    if (g.layout !== 'spotlight' || !main) return `layout ${g.layout}`
+    if (area(main) < 0.5 * area(g.stage)) return `the spotlight covers ${Math.round((100 * area(main)) / area(g.stage))} % of the stage`
+    for (const tile of small(g)) {
+      if (area(tile) > area(main) / 4) return 'a strip tile as large as a quarter of the spotlight'
+      if (tile.x < main.x + main.width) return 'a strip tile not to the right of the spotlight'
+    }
+    return null
+  }
+
+async function join(kind: BrowserKind, room: string, name: string, options: OpenOptions = {}): Promise<Participant> {
+  const p = await openParticipant(kind, app().roomUrl(room, { quality: 'low' }), { name, ...options })
+  await p.fill('display-name', name)
+  await p.click('join')
+  return p
+}
+
+/** With UPDATE_SCREENSHOTS set, saves the page as README's `docs/<name>.png`. */
+async function screenshot(p: Participant, name: string): Promise<void> {
+  if (!process.env.UPDATE_SCREENSHOTS) return
+  await p.waitFor(() => document.getAnimations().length === 0, 5_000, 'the layout at rest')
+  mkdirSync('docs', { recursive: true })
+  await p.screenshot(`docs/${name}.png`)
+}
+
+const seesPlaying = (p: Participant, remotes: number) => playing((fn) => p.evaluate(fn), remotes, { who: String(p), logs: () => p.logs() })
+
+describe('the stage, in Chromium and Firefox', () => {
+  const room = `layout-${Date.now()}`
+  let ada: Participant
+  let bob: Participant
+  let cy: Participant
+
+  it('1:1: the remote fills the stage and your own view is an inset in a corner, which moves and is remembered', async () => {
+    ada = await join('chromium', room, 'Ada')
+    cy = await join('firefox', room, 'Cy')
+    for (const p of [ada, cy]) {
+      await seesPlaying(p, 1)
+      await settles(p, 'the 1:1 layout, inset bottom right', oneToOne('bottom-right'))
+    }
+    await ada.click('move-inset')
+    await settles(ada, 'the inset moved to the bottom left', oneToOne('bottom-left'))
+    expect(await ada.evaluate(() => localStorage.getItem('meshcall.inset'))).toBe('bottom-left')
+    await screenshot(ada, 'one-to-one')
+    // Cy's view did not move.
+    await settles(cy, 'the inset still bottom right', oneToOne('bottom-right'))
+  }, 120_000)
+
+  it('3 people: an even grid that fills the stage on every page', async () => {
+    bob = await join('chromium', room, 'Bob')
+    for (const p of [ada, bob, cy]) {
+      await seesPlaying(p, 2)
+      await settles(p, 'an even grid of 3', evenGrid(3))
+    }
+  }, 120_000)
+
+  it('pin: a pinned tile takes the stage with the others in a strip, and unpinning goes back to the grid', async () => {
+    const bobSlot = await ada.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="remote-tile"]')].findIndex((t) => t.querySelector('.name')?.textContent === 'Bob'),
+    )
+    expect(bobSlot).toBeGreaterThanOrEqual(0)
+    // The pin buttons, in slot order: yours first, then each remote.
+    await ada.evaluate((index: number) => {
+      const slots = [...document.querySelectorAll('[data-testid="remote-tile"]')].map((t) => t.closest('.slot'))
+      slots[index]?.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"]')?.click()
+    }, bobSlot)
+    const pinned = (g: Geometry) => g.remotes[bobSlot]
+    await settles(
+      ada,
+      "Bob's tile in the spotlight",
+      spotlight(pinned, (g) => [...(g.local ? [g.local] : []), ...g.remotes.filter((_, i) => i !== bobSlot)]),
+    )
+    // Only Ada pinned: the others keep their grid.
+    for (const p of [bob, cy]) await settles(p, 'an even grid of 3', evenGrid(3))
+    await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"][aria-pressed="true"]')?.click())
+    await settles(ada, 'back to the grid', evenGrid(3))
+  }, 60_000)
+
+  it("a screen share takes the stage on the others' pages, with the cameras in a strip", async () => {
+    await ada.click('toggle-screen')
+    for (const p of [bob, cy]) {
+      await settles(
+        p,
+        "Ada's screen in the spotlight",
+        spotlight(
+          (g) => g.screens[0],
+          (g) => [...(g.local ? [g.local] : []), ...g.remotes],
+        ),
+      )
+    }
+    // And the screen plays there.
+    for (const p of [bob, cy]) {
+      await p.waitFor(
+        () => {
+          const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-screen"] video')
+          return video !== null && video.videoWidth > 0 && video.currentTime > 0
+        },
+        30_000,
+        'the shared screen playing',
+      )
+    }
+    await screenshot(bob, 'screen-share')
+    await ada.click('toggle-screen')
+    for (const p of [bob, cy]) await settles(p, 'back to the grid', evenGrid(3))
+  }, 60_000)
+
+  it('chat is closed at first, counts what arrives unread, and clears the count when opened', async () => {
+    for (const p of [ada, cy]) await p.waitForTestId('chat-input', { state: 'hidden' })
+    await bob.click('toggle-chat')
+    for (const text of ['bonjour', 'ça va ?']) {
+      await bob.fill('chat-input', text)
+      await bob.press('Enter')
+    }
+    for (const p of [ada, cy]) {
+      await p.waitFor(() => document.querySelector('[data-testid="chat-unread"]')?.textContent === '2', 20_000, 'an unread count of 2')
+    }
+    // Your own messages are never unread.
+    expect(await bob.count('chat-unread')).toBe(0)
+    await ada.click('toggle-chat')
+    await ada.waitForTestId('chat-input')
+    expect(await ada.count('chat-unread')).toBe(0)
+    // The grid gave the chat its room: still an even grid, beside it.
+    await settles(ada, 'an even grid of 3 beside the chat', evenGrid(3))
+    await ada.click('chat-close')
+    await ada.waitForTestId('chat-input', { state: 'hidden' })
+  }, 60_000)
+
+  it('the keyboard shortcuts are listed in a dialog that ? opens', async () => {
+    for (const p of [ada, cy]) {
+      await p.press('?')
+      await p.waitForTestId('shortcuts-help')
+      const keys = await p.evaluate(() => [...document.querySelectorAll('[data-testid="shortcuts-help"] kbd')].map((k) => k.textContent))
+      expect(keys).toEqual(['M', 'V', 'C', 'I', '?'])
+      await p.press('Escape')
+      await p.waitForTestId('shortcuts-help', { state: 'hidden' })
+    }
+  }, 30_000)
+})
+
+describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedia)', () => {
+  it('fits: no horizontal scroll, a one-line header, one row of controls, the 1:1 layout, and no Present', async () => {
+    const room = `phone-${Date.now()}`
+    const desk = await join('chromium', room, 'Desk')
+    const phone = await join('chromium', room, 'Phone', { device: 'phone' })
+    await seesPlaying(phone, 1)
+    await settles(phone, 'the 1:1 layout', oneToOne('bottom-right'))
+    await screenshot(phone, 'phone')
+    const fit = await phone.evaluate(() => {
+      const header = document.querySelector('.call-header')!
+      const line = parseFloat(getComputedStyle(header.querySelector('.room')!).lineHeight) || 24
+      const controls = [...document.querySelectorAll('.controls > .control, .controls > .menu > .control')].map((c) =>
+        c.getBoundingClientRect(),
+      )
+      return {
+        overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        headerHeight: header.getBoundingClientRect().height,
+        line,
+        rows: new Set(controls.map((c) => Math.round(c.top))).size,
+        controls: controls.length,
+        rightmost: Math.max(...controls.map((c) => c.right)),
+        width: document.documentElement.clientWidth,
+      }
+    })
+    expect(fit.overflow).toBe(0)
+    expect(fit.headerHeight).toBeLessThan(fit.line * 2 + 20)
+    expect(fit.rows).toBe(1)
+    expect(fit.rightmost).toBeLessThanOrEqual(fit.width)
+    // No screen to share on a phone: not in the bar, not under "more".
+    expect(await phone.count('toggle-screen')).toBe(0)
+    await phone.click('more')
+    await phone.waitForTestId('copy-link')
+    expect(await phone.count('toggle-screen')).toBe(0)
+    // The chat opens as a sheet over the stage, and the stage stays whole.
+    await phone.click('toggle-chat')
+    await phone.waitForTestId('chat-input')
+    await settles(phone, 'the 1:1 layout under the chat sheet', oneToOne('bottom-right'))
+    await desk.close()
+  }, 120_000)
+})
