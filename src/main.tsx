@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client'
 import { App } from './app/App'
 import { ErrorBoundary } from './app/ErrorBoundary'
 import { readConfig } from './config'
+import './i18n'
 import './styles.css'
 
 const container = document.getElementById('root')

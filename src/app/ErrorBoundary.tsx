@@ -1,4 +1,5 @@
 import { Component, type ReactNode } from 'react'
+import { i18n } from '../i18n'
 import { ReloadOrHome } from '../shared/ReloadOrHome'
 
 /** Shows what went wrong instead of a blank page, with a way back. */
@@ -13,7 +14,7 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, { error: E
     if (!this.state.error) return this.props.children
     return (
       <main className="page center" role="alert" data-testid="app-error">
-        <h1>Something went wrong</h1>
+        <h1>{i18n.t('errors.crashed')}</h1>
         <p className="hint">{this.state.error.message}</p>
         <ReloadOrHome />
       </main>

@@ -14,6 +14,7 @@ import { CallContext } from '../../shared/callContext'
 import { watchStats } from '../../../machines/inspect/watchStats'
 import { createInspection, RecorderContext, useRecorder } from '../../shared/inspection'
 import { InCall } from './InCall'
+import { i18n } from '../../i18n'
 
 /** `/r/:room`: the lobby, then the call, for one room. */
 export function CallPage({ room, config }: { room: string; config: AppConfig }) {
@@ -37,9 +38,9 @@ export function CallPage({ room, config }: { room: string; config: AppConfig }) 
   if (!isValidRoomName(room)) {
     return (
       <main className="page center">
-        <h1>That is not a room name</h1>
-        <p>Room names are 1 to 64 letters, digits, - or _.</p>
-        <a href="/">Start or join a call</a>
+        <h1>{i18n.t('badRoom.title')}</h1>
+        <p>{i18n.t('badRoom.text')}</p>
+        <a href="/">{i18n.t('badRoom.link')}</a>
       </main>
     )
   }

@@ -1,4 +1,5 @@
 import { lazy, Suspense, useEffect, useState } from 'react'
+import { useTranslation } from 'react-i18next'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { Controls } from '../../features/call/Controls'
 import { ShortcutsHelp } from '../../features/call/ShortcutsHelp'
@@ -42,6 +43,7 @@ function useUnread(open: boolean): number {
 
 /** The call: the stage of tiles, the controls, chat, toasts and the inspector. */
 export function InCall() {
+  const { t } = useTranslation()
   const room = CallContext.useSelector((s) => s.context.room)
   const peers = CallContext.useSelector((s) => s.context.peers)
   const roster = CallContext.useSelector((s) => s.context.roster)
@@ -64,13 +66,17 @@ export function InCall() {
   const count = entries.length + 1
 
   const tiles: StageTile[] = [
-    { key: SELF, label: 'yourself', node: <LocalTile /> },
-    ...entries.map(([id, ref]) => ({ key: id, label: roster[id]?.name ?? 'Someone', node: <RemoteTile peerId={id} peer={ref} /> })),
+    { key: SELF, label: t('stage.yourself'), node: <LocalTile /> },
+    ...entries.map(([id, ref]) => ({
+      key: id,
+      label: roster[id]?.name ?? t('common.someone'),
+      node: <RemoteTile peerId={id} peer={ref} />,
+    })),
     ...entries
       .filter(([id]) => roster[id]?.screen)
       .map(([id, ref]) => ({
         key: `screen:${id}`,
-        label: `${roster[id]?.name ?? 'Someone'}'s screen`,
+        label: t('stage.screenOf', { name: roster[id]?.name ?? t('common.someone') }),
         node: <ScreenTile peerId={id} peer={ref} />,
       })),
   ]
@@ -91,17 +97,17 @@ export function InCall() {
           data-testid="inspector-toggle"
           aria-pressed={inspecting}
           aria-keyshortcuts="i"
-          title="Inspector: every negotiation, live (I)"
+          title={t('call.inspectorTitle')}
           onClick={toggleInspector}
         >
-          Inspector
+          {t('call.inspector')}
         </button>
         <span className={`status ${status}`} role="status">
           {status === 'connected'
-            ? `${count} ${count === 1 ? 'participant' : 'participants'}`
+            ? t('call.participants', { count })
             : status === 'connecting'
-              ? 'Joining…'
-              : 'Reconnecting…'}
+              ? t('call.joining')
+              : t('call.reconnecting')}
         </span>
       </header>
       <Stage tiles={tiles} self={SELF} spotlight={spotlight} pinned={pinned} onPin={setPinned} corner={corner} onCorner={setCorner} />
@@ -112,12 +118,12 @@ export function InCall() {
         onToggleChat={toggleChat}
         onToggleInspector={toggleInspector}
         onHelp={() => setHelpOpen(true)}
-        onCopied={(ok) => push(ok ? 'Invite link copied' : 'Could not copy: the link is this page’s address', ok ? 'info' : 'error')}
+        onCopied={(ok) => push(ok ? t('call.linkCopied') : t('call.linkNotCopied'), ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />
       <ShortcutsHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
       {inspecting && (
-        <Suspense fallback={<aside className="inspector">Loading the inspector…</aside>}>
+        <Suspense fallback={<aside className="inspector">{t('call.loadingInspector')}</aside>}>
           <InspectorPanel recorder={recorder} config={{ room, maxPeers }} onClose={() => setInspecting(false)} />
         </Suspense>
       )}

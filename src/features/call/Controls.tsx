@@ -15,6 +15,8 @@ import {
   type LucideIcon,
 } from 'lucide-react'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
+import { useTranslation } from 'react-i18next'
+import { LanguageSwitch } from '../../i18n/LanguageSwitch'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { CallContext } from '../../shared/callContext'
 import { useMediaQuery } from '../../shared/useElementSize'
@@ -74,6 +76,7 @@ export function Controls({
   onToggleInspector: () => void
   onHelp: () => void
 }) {
+  const { t } = useTranslation()
   const call = CallContext.useActorRef()
   const media = CallContext.useSelector((s) => s.context.media)
   const room = CallContext.useSelector((s) => s.context.room)
@@ -105,7 +108,7 @@ export function Controls({
   const screenButton = canShareScreen() && (
     <ControlButton
       icon={screen ? MonitorOff : MonitorUp}
-      label={screen ? 'Stop presenting' : 'Present your screen'}
+      label={screen ? t('controls.stopPresenting') : t('controls.present')}
       data-testid="toggle-screen"
       aria-pressed={screen}
       disabled={screen ? !canStopScreen : !canStartScreen}
@@ -117,10 +120,10 @@ export function Controls({
   )
 
   return (
-    <nav className="controls" aria-label="Call controls">
+    <nav className="controls" aria-label={t('controls.nav')}>
       <ControlButton
         icon={mic ? Mic : MicOff}
-        label={mic ? 'Mute' : 'Unmute'}
+        label={mic ? t('controls.mute') : t('controls.unmute')}
         shortcut="m"
         off={!mic}
         data-testid="toggle-mic"
@@ -130,7 +133,7 @@ export function Controls({
       />
       <ControlButton
         icon={camera ? Video : VideoOff}
-        label={camera ? 'Stop camera' : 'Start camera'}
+        label={camera ? t('controls.stopCamera') : t('controls.startCamera')}
         shortcut="v"
         off={!camera}
         data-testid="toggle-camera"
@@ -141,7 +144,7 @@ export function Controls({
       {!narrow && screenButton}
       <ControlButton
         icon={MessageSquare}
-        label={chatOpen ? 'Close chat' : 'Chat'}
+        label={chatOpen ? t('controls.closeChat') : t('controls.chat')}
         shortcut="c"
         data-testid="toggle-chat"
         aria-pressed={chatOpen}
@@ -149,16 +152,16 @@ export function Controls({
         onClick={onToggleChat}
       >
         {unread > 0 && (
-          <span className="unread" data-testid="chat-unread" aria-label={`${unread} unread`}>
+          <span className="unread" data-testid="chat-unread" aria-label={t('controls.unread', { count: unread })}>
             {unread}
           </span>
         )}
       </ControlButton>
-      <Menu open={menuOpen} onOpenChange={setMenuOpen}>
+      <Menu open={menuOpen} onOpenChange={setMenuOpen} label={t('controls.more')} groupLabel={t('controls.moreGroup')}>
         {narrow && screenButton}
         <ControlButton
           icon={Link}
-          label="Copy the invite link"
+          label={t('controls.copyLink')}
           data-testid="copy-link"
           onClick={() => {
             setMenuOpen(false)
@@ -167,7 +170,7 @@ export function Controls({
         />
         <ControlButton
           icon={ScanSearch}
-          label="Inspector"
+          label={t('call.inspector')}
           shortcut="i"
           data-testid="menu-inspector"
           onClick={() => {
@@ -177,17 +180,18 @@ export function Controls({
         />
         <ControlButton
           icon={Keyboard}
-          label="Keyboard shortcuts"
+          label={t('controls.shortcuts')}
           shortcut="?"
           onClick={() => {
             setMenuOpen(false)
             onHelp()
           }}
         />
+        <LanguageSwitch />
       </Menu>
       <ControlButton
         icon={PhoneOff}
-        label="Leave"
+        label={t('controls.leave')}
         className="danger"
         data-testid="leave"
         disabled={!canLeave}
@@ -201,7 +205,19 @@ export function Controls({
 }
 
 /** The "more" menu: a button and a popover of controls, closed by Escape or a click elsewhere. */
-function Menu({ open, onOpenChange, children }: { open: boolean; onOpenChange: (open: boolean) => void; children: ReactNode }) {
+function Menu({
+  open,
+  onOpenChange,
+  label,
+  groupLabel,
+  children,
+}: {
+  open: boolean
+  onOpenChange: (open: boolean) => void
+  label: string
+  groupLabel: string
+  children: ReactNode
+}) {
   const ref = useRef<HTMLDivElement>(null)
   useEffect(() => {
     if (!open) return
@@ -220,14 +236,14 @@ function Menu({ open, onOpenChange, children }: { open: boolean; onOpenChange: (
     <div className="menu" ref={ref}>
       <ControlButton
         icon={Ellipsis}
-        label="More"
+        label={label}
         data-testid="more"
         aria-expanded={open}
         aria-haspopup="true"
         onClick={() => onOpenChange(!open)}
       />
       {open && (
-        <div className="menu-items" role="group" aria-label="More controls">
+        <div className="menu-items" role="group" aria-label={groupLabel}>
           {children}
         </div>
       )}

@@ -1,15 +1,17 @@
 import { useEffect, useRef } from 'react'
+import { useTranslation } from 'react-i18next'
 
-const SHORTCUTS: [string, string][] = [
-  ['M', 'Mute or unmute your microphone'],
-  ['V', 'Start or stop your camera'],
-  ['C', 'Open or close the chat'],
-  ['I', 'Open or close the inspector'],
-  ['?', 'Show these shortcuts'],
-]
+const SHORTCUTS = [
+  ['M', 'mic'],
+  ['V', 'camera'],
+  ['C', 'chat'],
+  ['I', 'inspector'],
+  ['?', 'help'],
+] as const
 
 /** The keyboard shortcuts, in a modal dialog (`?`). */
 export function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const { t } = useTranslation()
   const ref = useRef<HTMLDialogElement>(null)
   useEffect(() => {
     const dialog = ref.current
@@ -19,20 +21,20 @@ export function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () =>
   }, [open])
   return (
     <dialog ref={ref} className="help" data-testid="shortcuts-help" aria-labelledby="shortcuts-title" onClose={onClose}>
-      <h2 id="shortcuts-title">Keyboard shortcuts</h2>
+      <h2 id="shortcuts-title">{t('help.title')}</h2>
       <dl>
         {SHORTCUTS.map(([key, what]) => (
           <div key={key}>
             <dt>
               <kbd>{key}</kbd>
             </dt>
-            <dd>{what}</dd>
+            <dd>{t(`help.${what}`)}</dd>
           </div>
         ))}
       </dl>
       <form method="dialog">
         <button type="submit" data-testid="shortcuts-close" autoFocus>
-          Close
+          {t('common.close')}
         </button>
       </form>
     </dialog>

@@ -1,5 +1,6 @@
 import { Pin, PinOff, Move } from 'lucide-react'
 import { useRef, type ReactNode } from 'react'
+import { useTranslation } from 'react-i18next'
 import { useElementSize } from '../../shared/useElementSize'
 import { CORNERS, layout, type Corner } from './layout'
 
@@ -27,11 +28,12 @@ export function Stage({
   corner: Corner
   onCorner: (corner: Corner) => void
 }) {
+  const { t } = useTranslation()
   const ref = useRef<HTMLElement>(null)
   const stage = useElementSize(ref)
   const { mode, boxes, small } = layout({ stage, tiles: tiles.map((t) => t.key), self, spotlight, corner })
   return (
-    <main ref={ref} className="stage" data-testid="stage" data-layout={mode} aria-label="Participants">
+    <main ref={ref} className="stage" data-testid="stage" data-layout={mode} aria-label={t('call.stage')}>
       {stage.width > 0 &&
         tiles.map(({ key, label, node }) => {
           const box = boxes[key]
@@ -50,8 +52,8 @@ export function Stage({
                   <button
                     type="button"
                     data-testid="move-inset"
-                    title="Move your view to another corner"
-                    aria-label="Move your view to another corner"
+                    title={t('stage.moveInset')}
+                    aria-label={t('stage.moveInset')}
                     onClick={() => onCorner(CORNERS[(CORNERS.indexOf(corner) + 1) % CORNERS.length])}
                   >
                     <Move size={16} aria-hidden="true" />
@@ -62,8 +64,8 @@ export function Stage({
                     type="button"
                     data-testid="pin-toggle"
                     aria-pressed={isPinned}
-                    title={isPinned ? `Unpin ${label}` : `Pin ${label} to the stage`}
-                    aria-label={isPinned ? `Unpin ${label}` : `Pin ${label}`}
+                    title={isPinned ? t('stage.unpin', { name: label }) : t('stage.pinTitle', { name: label })}
+                    aria-label={isPinned ? t('stage.unpin', { name: label }) : t('stage.pin', { name: label })}
                     onClick={() => onPin(isPinned ? null : key)}
                   >
                     {isPinned ? <PinOff size={16} aria-hidden="true" /> : <Pin size={16} aria-hidden="true" />}

@@ -1,5 +1,6 @@
 import { useSelector } from '@xstate/react'
 import { useEffect, useState } from 'react'
+import { useTranslation } from 'react-i18next'
 import type { ActorRefFrom } from 'xstate'
 import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
@@ -13,6 +14,7 @@ import { initials } from '../../shared/initials'
 type PeerRef = ActorRefFrom<typeof peerMachine>
 
 export function LocalTile() {
+  const { t } = useTranslation()
   const media = CallContext.useSelector((s) => s.context.media)
   const presence = CallContext.useSelector((s) => s.context.presence)
   const stream = useSelector(media, (s) => s.context.tracks.stream)
@@ -20,18 +22,22 @@ export function LocalTile() {
   const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
   const speaking = useSpeaking(presence.mic ? stream : null, audioId)
   return (
-    <article className={`tile local${speaking ? ' speaking' : ''}`} data-testid="local-tile" aria-label={`You (${presence.name})`}>
+    <article
+      className={`tile local${speaking ? ' speaking' : ''}`}
+      data-testid="local-tile"
+      aria-label={t('tile.you', { name: presence.name })}
+    >
       {presence.camera ? (
-        <MediaVideo stream={stream} version={videoId} label="Your camera" mirrored />
+        <MediaVideo stream={stream} version={videoId} label={t('lobby.yourCamera')} mirrored />
       ) : (
         <div className="avatar" aria-hidden="true">
           {initials(presence.name)}
         </div>
       )}
       <footer>
-        <span className="name">{presence.name} (you)</span>
+        <span className="name">{t('tile.youName', { name: presence.name })}</span>
         {!presence.mic && (
-          <span className="muted-marker" role="img" aria-label="Microphone off">
+          <span className="muted-marker" role="img" aria-label={t('tile.micOff')}>
             <MicOffIcon />
           </span>
         )}
@@ -42,6 +48,7 @@ export function LocalTile() {
 
 /** A remote participant: video, name, mute marker, speaking ring, connection badge, quality. */
 export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
+  const { t } = useTranslation()
   const presence = CallContext.useSelector((s) => s.context.roster[peerId])
   const tag = useSelector(peer, peerTag)
   const stream = useSelector(peer, (s) => s.context.link.remoteStream)
@@ -50,7 +57,8 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
   const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
   const route = useRoute(peerId)
-  const name = presence?.name ?? 'Someone'
+  const name = presence?.name ?? t('common.someone')
+  const problemText = problem ? t(problem.reason === 'no-relay' ? 'tile.noRelay' : 'tile.iceFailed') : undefined
   const showVideo = tracks.video && presence?.camera !== false
   return (
     <article
@@ -58,34 +66,34 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
       data-testid="remote-tile"
       data-peer-id={peerId}
       data-state={tag}
-      aria-label={`${name}, ${tag}${presence?.mic === false ? ', muted' : ''}`}
+      aria-label={[name, t(`tile.state.${tag}`), ...(presence?.mic === false ? [t('tile.muted')] : [])].join(', ')}
     >
-      <MediaVideo stream={stream} version={tracks.video} label={`${name}'s camera`} />
+      <MediaVideo stream={stream} version={tracks.video} label={t('tile.camera', { name })} />
       {!showVideo && (
         <div className="avatar overlay" aria-hidden="true">
           {initials(name)}
         </div>
       )}
       <MediaAudio stream={stream} version={tracks.audio} />
-      <span className={`badge ${tag}`} title={problem?.message}>
-        {tag}
+      <span className={`badge ${tag}`} title={problemText}>
+        {t(`tile.state.${tag}`)}
       </span>
       {problem && (
         <p className="tile-problem" data-testid="tile-problem" data-reason={problem.reason} role="status">
-          {problem.message}
+          {problemText}
         </p>
       )}
       <Quality bitsPerSecond={uplink} />
       {route && (
         <span className={`route ${route.kind}`} data-testid="tile-route" data-route={route.kind} title={route.detail}>
-          {route.kind}
+          {t(`tile.${route.kind}`)}
         </span>
       )}
       <SafetyCode peer={peer} name={name} />
       <footer>
         <span className="name">{name}</span>
         {presence?.mic === false && (
-          <span className="muted-marker" data-testid="peer-muted" role="img" aria-label={`${name}'s microphone is off`}>
+          <span className="muted-marker" data-testid="peer-muted" role="img" aria-label={t('tile.theirMicOff', { name })}>
             <MicOffIcon />
           </span>
         )}
@@ -100,6 +108,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
  * middle of their connection (`machines/safetyCode.ts`).
  */
 function SafetyCode({ peer, name }: { peer: PeerRef; name: string }) {
+  const { t } = useTranslation()
   const room = CallContext.useSelector((s) => s.context.room)
   // A new negotiation (or a new connection) may bring new certificates.
   const signalingState = useSelector(peer, (s) => s.context.link.signalingState)
@@ -121,21 +130,21 @@ function SafetyCode({ peer, name }: { peer: PeerRef; name: string }) {
         className="safety-toggle"
         data-testid="safety-toggle"
         aria-expanded={open}
-        title={`Check that your connection with ${name} is private`}
+        title={t('tile.safetyTitle', { name })}
         onClick={() => setOpen((o) => !o)}
       >
         <ShieldIcon />
-        <span className="visually-hidden">Safety code</span>
+        <span className="visually-hidden">{t('tile.safety')}</span>
       </button>
       {open && (
         <p className="safety-code" data-testid="safety-code" role="status">
           {code ? (
             <>
-              <span>Safety code</span> <code>{code}</code>
-              <small>The same on {name}'s screen: nobody is listening in.</small>
+              <span>{t('tile.safety')}</span> <code>{code}</code>
+              <small>{t('tile.safetySame', { name })}</small>
             </>
           ) : (
-            'No safety code until the connection is negotiated.'
+            t('tile.noSafetyCode')
           )}
         </p>
       )}
@@ -153,15 +162,16 @@ function ShieldIcon() {
 
 /** A remote screen share, as a wide tile of its own. */
 export function ScreenTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
-  const name = CallContext.useSelector((s) => s.context.roster[peerId]?.name ?? 'Someone')
+  const { t } = useTranslation()
+  const name = CallContext.useSelector((s) => s.context.roster[peerId]?.name) ?? t('common.someone')
   const stream = useSelector(peer, (s) => s.context.link.remoteScreen)
   // The tile shows as soon as the sharer says so; its track may come a moment later.
   const sharing = useSelector(peer, (s) => s.context.link.remoteTracks.screen)
   return (
-    <article className="tile screen" data-testid="remote-screen" data-peer-id={peerId} aria-label={`${name}'s screen`}>
-      <MediaVideo stream={stream} version={sharing} label={`${name}'s screen`} />
+    <article className="tile screen" data-testid="remote-screen" data-peer-id={peerId} aria-label={t('stage.screenOf', { name })}>
+      <MediaVideo stream={stream} version={sharing} label={t('stage.screenOf', { name })} />
       <footer>
-        <span className="name">{name}'s screen</span>
+        <span className="name">{t('stage.screenOf', { name })}</span>
       </footer>
     </article>
   )
@@ -169,14 +179,16 @@ export function ScreenTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
 
 /** What this side sends that peer: the share of the uplink the mesh leaves it. */
 function Quality({ bitsPerSecond }: { bitsPerSecond: number }) {
+  const { t, i18n } = useTranslation()
   const bars = bitsPerSecond >= 1_000_000 ? 3 : bitsPerSecond >= 500_000 ? 2 : 1
-  const label = `Sending ${(bitsPerSecond / 1_000_000).toFixed(1)} Mbit/s of video to this person`
+  const mbps = (bitsPerSecond / 1_000_000).toLocaleString(i18n.language, { minimumFractionDigits: 1, maximumFractionDigits: 1 })
+  const label = t('tile.sending', { mbps })
   return (
     <span className="quality" data-testid="tile-quality" data-bps={bitsPerSecond} title={label} role="img" aria-label={label}>
       {[1, 2, 3].map((bar) => (
         <i key={bar} className={bar <= bars ? 'on' : undefined} />
       ))}
-      <small>{(bitsPerSecond / 1_000_000).toFixed(1)}M</small>
+      <small>{mbps}M</small>
     </span>
   )
 }

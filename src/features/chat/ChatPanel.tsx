@@ -1,10 +1,12 @@
 import { X } from 'lucide-react'
 import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { useTranslation } from 'react-i18next'
 import { MAX_CHAT_LENGTH } from '../../../protocol/channel'
 import { CallContext } from '../../shared/callContext'
 
 /** Chat over the per-pair data channels. */
 export function ChatPanel({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const { t, i18n } = useTranslation()
   const call = CallContext.useActorRef()
   const chat = CallContext.useSelector((s) => s.context.chat)
   const [text, setText] = useState('')
@@ -20,15 +22,15 @@ export function ChatPanel({ open, onClose }: { open: boolean; onClose: () => voi
     setText('')
   }
   return (
-    <aside id="chat-panel" className={`chat${open ? ' open' : ''}`} aria-label="Chat">
+    <aside id="chat-panel" className={`chat${open ? ' open' : ''}`} aria-label={t('chat.title')}>
       <header>
-        <h2>Chat</h2>
+        <h2>{t('chat.title')}</h2>
         <button
           type="button"
           className="icon"
           data-testid="chat-close"
-          aria-label="Close the chat"
-          title="Close the chat"
+          aria-label={t('chat.close')}
+          title={t('chat.close')}
           onClick={onClose}
         >
           <X size={18} aria-hidden="true" />
@@ -37,9 +39,9 @@ export function ChatPanel({ open, onClose }: { open: boolean; onClose: () => voi
       <ol ref={list} aria-live="polite">
         {chat.map((message) => (
           <li key={`${message.from}:${message.id}`} data-testid="chat-message" className={message.self ? 'self' : undefined}>
-            <strong>{message.self ? 'You' : message.name}</strong>
+            <strong>{message.self ? t('chat.you') : message.name}</strong>
             <time dateTime={new Date(message.sentAt).toISOString()}>
-              {new Date(message.sentAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
+              {new Date(message.sentAt).toLocaleTimeString(i18n.language, { hour: '2-digit', minute: '2-digit' })}
             </time>
             <p>{message.text}</p>
           </li>
@@ -47,19 +49,19 @@ export function ChatPanel({ open, onClose }: { open: boolean; onClose: () => voi
       </ol>
       <form onSubmit={send}>
         <label htmlFor="chat-input" className="visually-hidden">
-          Message everyone
+          {t('chat.placeholder')}
         </label>
         <input
           id="chat-input"
           data-testid="chat-input"
           value={text}
           maxLength={MAX_CHAT_LENGTH}
-          placeholder="Message everyone"
+          placeholder={t('chat.placeholder')}
           autoComplete="off"
           onChange={(event) => setText(event.target.value)}
         />
         <button type="submit" disabled={!text.trim()}>
-          Send
+          {t('chat.send')}
         </button>
       </form>
     </aside>

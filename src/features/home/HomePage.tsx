@@ -1,10 +1,13 @@
 import { useState, type FormEvent } from 'react'
+import { useTranslation } from 'react-i18next'
 import { useLocation } from 'wouter'
+import { LanguageSwitch } from '../../i18n/LanguageSwitch'
 import { isValidRoomName } from '../../../protocol/messages'
 import { randomRoomName } from './roomNames'
 
 /** `/`: create a room with a random name, or go to one by name. */
 export function HomePage() {
+  const { t } = useTranslation()
   const [, navigate] = useLocation()
   const [room, setRoom] = useState('')
   const trimmed = room.trim()
@@ -18,12 +21,12 @@ export function HomePage() {
   return (
     <main className="page center home">
       <h1 className="brand">meshcall</h1>
-      <p className="lede">Video calls for up to six people, straight from a link. No accounts, no media server.</p>
+      <p className="lede">{t('home.lede')}</p>
       <button type="button" className="primary big" data-testid="create-room" onClick={() => navigate(`/r/${randomRoomName()}`)}>
-        Create a room
+        {t('home.create')}
       </button>
-      <form className="join-form" onSubmit={join} aria-label="Join a room by name">
-        <label htmlFor="room-name">Or join a room by name</label>
+      <form className="join-form" onSubmit={join} aria-label={t('home.joinForm')}>
+        <label htmlFor="room-name">{t('home.joinLabel')}</label>
         <div className="row">
           <input
             id="room-name"
@@ -36,13 +39,14 @@ export function HomePage() {
             aria-describedby="room-name-help"
           />
           <button type="submit" disabled={!trimmed || invalid}>
-            Join
+            {t('home.join')}
           </button>
         </div>
         <p id="room-name-help" className={invalid ? 'hint error' : 'hint'}>
-          {invalid ? 'Use 1 to 64 letters, digits, - or _.' : 'Letters, digits, - and _.'}
+          {invalid ? t('home.invalid') : t('home.help')}
         </p>
       </form>
+      <LanguageSwitch />
     </main>
   )
 }

@@ -1,6 +1,8 @@
 import { useSelector } from '@xstate/react'
 import type { MediaStreamLike } from '../../../machines/webrtc'
 import { useState, type FormEvent } from 'react'
+import { Trans, useTranslation } from 'react-i18next'
+import { LanguageSwitch } from '../../i18n/LanguageSwitch'
 import { MediaVideo } from '../../shared/MediaView'
 import { useAudioLevel } from '../../shared/useAudioLevel'
 import { CallContext } from '../../shared/callContext'
@@ -11,9 +13,10 @@ import { saveRelayOnly } from './relayOnly'
 
 /** Its own component: it renders at every sample, and the rest of the lobby need not. */
 function MicMeter({ stream, version }: { stream: MediaStreamLike | null; version: string | null }) {
+  const { t } = useTranslation()
   const percent = Math.round(useAudioLevel(stream, version) * 100)
   return (
-    <div className="meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+    <div className="meter" role="meter" aria-label={t('lobby.micLevel')} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
       <span style={{ transform: `scaleX(${percent / 100})` }} />
     </div>
   )
@@ -21,6 +24,7 @@ function MicMeter({ stream, version }: { stream: MediaStreamLike | null; version
 
 /** Camera preview, microphone meter, device pickers and a name, before joining. */
 export function Lobby() {
+  const { t } = useTranslation()
   const call = CallContext.useActorRef()
   const room = CallContext.useSelector((s) => s.context.room)
   const media = CallContext.useSelector((s) => s.context.media)
@@ -52,43 +56,43 @@ export function Lobby() {
   return (
     <main className="page lobby">
       <h1>
-        Joining <span className="room">{room}</span>
+        <Trans i18nKey="lobby.joining" values={{ room }} components={{ room: <span className="room" /> }} />
       </h1>
       <div className="lobby-grid">
-        <section className="preview" aria-label="Camera preview">
+        <section className="preview" aria-label={t('lobby.preview')}>
           {hasVideo ? (
-            <MediaVideo stream={stream} version={videoId} label="Your camera" mirrored />
+            <MediaVideo stream={stream} version={videoId} label={t('lobby.yourCamera')} mirrored />
           ) : (
             <div className="avatar big" aria-hidden="true">
               {initials(name)}
             </div>
           )}
           <MicMeter stream={stream} version={audioId} />
-          {acquiring && <p className="hint">Opening your camera and microphone…</p>}
+          {acquiring && <p className="hint">{t('lobby.opening')}</p>}
           {problem && (
             <div className="notice" role="status">
-              <p>{problem.message}</p>
-              <p>You can still join: you will see and hear the others, and they will see your name.</p>
+              <p>{problem.reason === 'denied' ? t('lobby.denied') : t('lobby.unavailable')}</p>
+              <p>{t('lobby.stillJoin')}</p>
               <button type="button" onClick={() => media.send({ type: 'ui.retryMedia' })}>
-                Try again
+                {t('common.tryAgain')}
               </button>
             </div>
           )}
         </section>
         <form className="settings" onSubmit={join}>
-          <label htmlFor="display-name">Your name</label>
+          <label htmlFor="display-name">{t('lobby.name')}</label>
           <input
             id="display-name"
             data-testid="display-name"
             value={name}
             maxLength={64}
             autoComplete="name"
-            placeholder="Guest"
+            placeholder={t('lobby.guest')}
             onChange={(event) => setName(event.target.value)}
           />
           {microphones.length > 0 && (
             <>
-              <label htmlFor="microphone">Microphone</label>
+              <label htmlFor="microphone">{t('lobby.microphone')}</label>
               <select
                 id="microphone"
                 value={
@@ -98,7 +102,7 @@ export function Lobby() {
               >
                 {microphones.map((d, i) => (
                   <option key={d.deviceId || i} value={d.deviceId}>
-                    {d.label || `Microphone ${i + 1}`}
+                    {d.label || t('lobby.microphoneN', { n: i + 1 })}
                   </option>
                 ))}
               </select>
@@ -106,7 +110,7 @@ export function Lobby() {
           )}
           {cameras.length > 0 && (
             <>
-              <label htmlFor="camera">Camera</label>
+              <label htmlFor="camera">{t('lobby.camera')}</label>
               <select
                 id="camera"
                 value={cameras.find((d) => d.label && stream?.getVideoTracks()[0]?.label === d.label)?.deviceId ?? cameras[0].deviceId}
@@ -114,7 +118,7 @@ export function Lobby() {
               >
                 {cameras.map((d, i) => (
                   <option key={d.deviceId || i} value={d.deviceId}>
-                    {d.label || `Camera ${i + 1}`}
+                    {d.label || t('lobby.cameraN', { n: i + 1 })}
                   </option>
                 ))}
               </select>
@@ -123,13 +127,14 @@ export function Lobby() {
           <label className="check">
             <input type="checkbox" data-testid="relay-only" checked={relayOnly} onChange={(event) => toggleRelay(event.target.checked)} />
             <span>
-              Hide my IP address: relay everything through the call's TURN server
-              <small>Slower, and it needs a TURN server: without one, nobody can reach you.</small>
+              {t('lobby.relayOnly')}
+              <small>{t('lobby.relayOnlyHint')}</small>
             </span>
           </label>
           <button type="submit" className="primary big" data-testid="join">
-            Join call
+            {t('lobby.join')}
           </button>
+          <LanguageSwitch />
         </form>
       </div>
     </main>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import type { SnapshotFrom } from 'xstate'
 import type { roomMachine } from '../../../machines/roomMachine'
+import { i18n } from '../../i18n'
 import { CallContext } from '../../shared/callContext'
 
 export type Toast = { id: number; text: string; tone: 'info' | 'error' }
@@ -29,17 +30,17 @@ export function useToasts() {
       const now = snapshot.context
       previous = snapshot
       for (const [id, presence] of Object.entries(now.roster)) {
-        if (!(id in before.roster)) push(`${presence.name} joined`)
+        if (!(id in before.roster)) push(i18n.t('toasts.joined', { name: presence.name }))
       }
       for (const [id, presence] of Object.entries(before.roster)) {
-        if (!(id in now.roster)) push(`${presence.name} left`)
+        if (!(id in now.roster)) push(i18n.t('toasts.left', { name: presence.name }))
       }
       if (now.serverErrors.length > before.serverErrors.length) {
         const latest = now.serverErrors[now.serverErrors.length - 1]
-        if (latest.code !== 'unknown-peer') push(`Server: ${latest.message}`, 'error')
+        if (latest.code !== 'unknown-peer') push(i18n.t('toasts.server', { message: latest.message }), 'error')
       }
-      if (snapshot.hasTag('reconnecting') && !previousTags.reconnecting) push('Connection to the call server lost: reconnecting…', 'error')
-      if (snapshot.matches({ online: 'joined' }) && previousTags.reconnecting) push('Reconnected')
+      if (snapshot.hasTag('reconnecting') && !previousTags.reconnecting) push(i18n.t('toasts.lost'), 'error')
+      if (snapshot.matches({ online: 'joined' }) && previousTags.reconnecting) push(i18n.t('toasts.reconnected'))
       previousTags.reconnecting = snapshot.hasTag('reconnecting')
     })
     return () => subscription.unsubscribe()
