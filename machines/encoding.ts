@@ -1,5 +1,8 @@
-/** Video sender parameters for one peer connection. */
-export type VideoEncoding = { maxBitrate: number; scaleResolutionDownBy: number }
+/**
+ * Video sender parameters for one peer connection; \`active: false\` stops
+ * encoding that copy (the peer does not want it).
+ */
+export type VideoEncoding = { maxBitrate: number; scaleResolutionDownBy: number; active?: boolean }
 
 /** Total uplink a participant spends on video and audio, shared by its peers. */
 export const DEFAULT_UPLINK_BPS = 2_500_000

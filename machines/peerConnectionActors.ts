@@ -165,6 +165,7 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnection
         for (const encoding of parameters.encodings) {
           encoding.maxBitrate = task.encoding.maxBitrate
           encoding.scaleResolutionDownBy = task.encoding.scaleResolutionDownBy
+          encoding.active = task.encoding.active ?? true
         }
         task.sender.setParameters(parameters).then(
           () => send({ type: 'task.encoded', encoding: task.encoding } satisfies TaskResult),

@@ -4,7 +4,7 @@ import { NO_TRACKS } from './localTracks'
 import { candidateActions, candidateGuards } from './peer/candidates'
 import { createLink, createSignaling, isPolite } from './peer/connection'
 import { errorActions } from './peer/errors'
-import { mediaActions } from './peer/media'
+import { mediaActions, mediaGuards } from './peer/media'
 import { negotiationActions, negotiationGuards, remoteDescriptionInput } from './peer/negotiation'
 import { recoveryActions, recoveryDelays, recoveryGuards } from './peer/recovery'
 import { sessionActions, sessionGuards } from './peer/session'
@@ -33,7 +33,7 @@ import { DEFAULT_TIMINGS, LIVENESS, NEGOTIATION, peerSetup, type PeerTag } from 
 export const peerMachine = peerSetup
   .extend({
     delays: recoveryDelays,
-    guards: { ...sessionGuards, ...negotiationGuards, ...candidateGuards, ...recoveryGuards },
+    guards: { ...sessionGuards, ...negotiationGuards, ...candidateGuards, ...recoveryGuards, ...mediaGuards },
     actions: { ...sessionActions, ...negotiationActions, ...candidateActions, ...recoveryActions, ...mediaActions, ...errorActions },
   })
   .createMachine({
@@ -66,6 +66,8 @@ export const peerMachine = peerSetup
         uplinkBps,
         encoding: { ...videoEncodingFor(meshSize, uplinkBps), applied: false, error: null },
         channelRtt: null,
+        wantVideo: input.wantVideo ?? true,
+        remoteWantsVideo: true,
         errors: [],
         dropped: { staleSession: 0, staleAck: 0, staleSeq: 0, staleOffer: 0, staleAnswer: 0, oldCandidate: 0, staleRestart: 0 },
       }
@@ -101,6 +103,8 @@ export const peerMachine = peerSetup
           'task.encoded': { actions: 'recordEncoded' },
           'media.tracks': { actions: ['updateLocalTracks', 'applyEncoding'] },
           'room.meshSize': { actions: ['updateMeshSize', 'applyEncoding'] },
+          'ui.wantVideo': { guard: 'changesWantVideo', actions: 'setWantVideo' },
+          'remote.wantsVideo': { actions: ['setRemoteWantsVideo', 'applyEncoding'] },
         },
         states: {
           negotiation: {
@@ -319,7 +323,8 @@ export const peerMachine = peerSetup
           channel: {
             initial: 'closed',
             states: {
-              closed: { on: { 'channel.open': 'open' } },
+              // A new channel (a new connection) hears again what we want.
+              closed: { on: { 'channel.open': { target: 'open', actions: 'tellWantVideo' } } },
               open: {
                 // The ping is also the heartbeat the remote's liveness region listens to.
                 entry: 'ping',

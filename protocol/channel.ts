@@ -23,6 +23,12 @@ export const ChannelMessage = v.variant('type', [
     sentAt: v.number(),
   }),
   v.object({ type: v.literal('ping'), t: v.number() }),
+  /**
+   * Whether the sender wants the receiver's camera video: \`false\` (audio
+   * only, that person's video turned off, or their tile hidden) makes the
+   * receiver stop encoding that copy (encoding \`active: false\`).
+   */
+  v.object({ type: v.literal('video'), want: v.boolean() }),
   v.object({ type: v.literal('pong'), t: v.number() }),
 ])
 export type ChannelMessage = v.InferOutput<typeof ChannelMessage>

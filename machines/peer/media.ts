@@ -8,11 +8,16 @@ import { parseChannelMessage } from '../../protocol/channel'
 import { videoEncodingFor } from '../encoding'
 import { syncRemoteTracks, syncSenders } from '../peerMedia'
 import { sendOnChannel } from './connection'
-import { peerSetup, type Link, type PeerOutputEvent } from './types'
+import { peerSetup, type Link, type PeerContext, type PeerEvent, type PeerOutputEvent } from './types'
 
 /** The remote tracks as the connection's transceivers now say. */
 function remoteTracksOf(link: Link, trackStreams: Link['trackStreams']) {
   return syncRemoteTracks(link.pc, { main: link.remoteStream, screen: link.remoteScreen }, trackStreams, link.remoteScreenMid)
+}
+
+export const mediaGuards = {
+  changesWantVideo: ({ context, event }: { context: PeerContext; event: PeerEvent }) =>
+    event.type === 'ui.wantVideo' && event.want !== context.wantVideo,
 }
 
 export const mediaActions = {
@@ -36,10 +41,26 @@ export const mediaActions = {
   }),
   applyEncoding: peerSetup.enqueueActions(({ context, enqueue }) => {
     const { senders } = context.link
-    const target = videoEncodingFor(context.meshSize, context.uplinkBps, senders.screen !== null)
+    const sized = videoEncodingFor(context.meshSize, context.uplinkBps, senders.screen !== null)
+    // The remote does not want our camera: that copy is not encoded at all.
+    const target = { ...sized, camera: { ...sized.camera, active: context.remoteWantsVideo } }
     enqueue.assign({ encoding: { ...context.encoding, ...target } })
     if (senders.video) enqueue.sendTo('tasks', { type: 'task.encode', sender: senders.video, encoding: target.camera })
     if (senders.screen && target.screen) enqueue.sendTo('tasks', { type: 'task.encode', sender: senders.screen, encoding: target.screen })
+  }),
+  /** We do (not) want the remote's camera video: tell it, so its encoder stops (or starts) for us. */
+  setWantVideo: peerSetup.enqueueActions(({ context, event, enqueue }) => {
+    assertEvent(event, 'ui.wantVideo')
+    context.log.info(event.want ? 'asking for video again' : 'asking not to be sent video')
+    enqueue.assign({ wantVideo: event.want })
+    sendOnChannel(context, { type: 'video', want: event.want })
+  }),
+  tellWantVideo: peerSetup.createAction(({ context }) => {
+    if (!context.wantVideo) sendOnChannel(context, { type: 'video', want: false })
+  }),
+  setRemoteWantsVideo: peerSetup.assign(({ event }) => {
+    assertEvent(event, 'remote.wantsVideo')
+    return { remoteWantsVideo: event.want }
   }),
   recordEncoded: peerSetup.assign(({ context }) => ({ encoding: { ...context.encoding, applied: true, error: null } })),
   sendOnChannel: peerSetup.createAction(({ context, event }) => {
@@ -55,6 +76,8 @@ export const mediaActions = {
     }
     if (message.type === 'ping') {
       sendOnChannel(context, { type: 'pong', t: message.t })
+    } else if (message.type === 'video') {
+      enqueue.raise({ type: 'remote.wantsVideo', want: message.want })
     } else if (message.type === 'pong') {
       // The heartbeat's pong comes every second: keep a change worth showing,
       // not every millisecond of jitter (each change is a state in the timeline).

@@ -66,6 +66,8 @@ export type PeerInput = {
   localTracks?: LocalTracks
   /** Participants in the call, this one included. */
   meshSize?: number
+  /** Receive the remote's camera video (default true; false in audio-only mode). */
+  wantVideo?: boolean
   uplinkBps?: number
   timings?: Partial<PeerTimings>
   log: Logger
@@ -107,6 +109,10 @@ export type PeerEvent =
   /** This device's network changed, and the signaling socket is back on the new one. */
   | { type: 'room.networkChanged' }
   | { type: 'ui.restartIce' }
+  /** Receive the remote's camera video or not: audio only, that person's video turned off, or the tile hidden. */
+  | { type: 'ui.wantVideo'; want: boolean }
+  /** Raised from the data channel: the remote does (not) want this side's camera video. */
+  | { type: 'remote.wantsVideo'; want: boolean }
   | { type: 'ui.retry' }
   /** Raised by the `liveness` region: the data channel has brought nothing for `silenceMs`, or brings messages again. */
   | { type: 'link.silent' }
@@ -239,6 +245,10 @@ export type PeerContext = {
   encoding: { camera: VideoEncoding; screen: VideoEncoding | null; applied: boolean; error: string | null }
   /** Round-trip time over the data channel, in ms: the heartbeat's, updated when it changes by 20 % (and 5 ms) or more. */
   channelRtt: number | null
+  /** Whether this side wants the remote's camera video (told to the remote over the data channel). */
+  wantVideo: boolean
+  /** Whether the remote wants this side's camera video: when not, the camera copy for it is not encoded. */
+  remoteWantsVideo: boolean
   errors: PeerError[]
   /** Signaling dropped as stale, by reason (for the inspector and tests). */
   dropped: Record<DropReason, number>

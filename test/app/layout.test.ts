@@ -224,6 +224,104 @@ describe('the stage, in Chromium and Firefox', () => {
     await ada.waitForTestId('chat-input', { state: 'hidden' })
   }, 60_000)
 
+  it("audio only stops the video both ways; turning one person's video off stops theirs alone; both come back", async () => {
+    // Frames each remote tile's video has presented so far, by name.
+    const frames = (p: Participant) =>
+      p.evaluate(() =>
+        Object.fromEntries(
+          [...document.querySelectorAll('[data-testid="remote-tile"]')].map((tile) => [
+            tile.querySelector('.name')?.textContent ?? '',
+            tile.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0,
+          ]),
+        ),
+      )
+    /** Waits until, over two seconds of frames from `flowing`, the tiles named in `still` presented none. */
+    const stillWhile = async (p: Participant, still: string[], flowing: string) => {
+      const start = await frames(p)
+      await waitUntil(async () => (await frames(p))[flowing] > start[flowing] + 12, { what: `${p}: frames from ${flowing}` })
+      const settled = await frames(p)
+      await waitUntil(async () => (await frames(p))[flowing] > settled[flowing] + 12, { what: `${p}: more frames from ${flowing}` })
+      const now = await frames(p)
+      for (const name of still) expect(now[name] - settled[name], `${p}: frames from ${name}`).toBe(0)
+    }
+    /** Waits until each named tile presents new frames. */
+    const flows = async (p: Participant, names: string[]) => {
+      const start = await frames(p)
+      await waitUntil(
+        async () => {
+          const now = await frames(p)
+          return names.every((n) => now[n] > start[n] + 5)
+        },
+        { what: `${p}: frames from ${names.join(', ')}` },
+      )
+    }
+
+    // One person's video, off and on again.
+    await ada.evaluate(() => {
+      const bob = [...document.querySelectorAll('[data-testid="remote-tile"]')].find((t) => t.querySelector('.name')?.textContent === 'Bob')
+      bob?.closest('.slot')?.querySelector<HTMLButtonElement>('[data-testid="video-toggle"]')?.click()
+    })
+    await ada.waitForTestId('video-paused')
+    await stillWhile(ada, ['Bob'], 'Cy')
+    await flows(bob, ['Ada', 'Cy'])
+    await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="video-toggle"][aria-pressed="true"]')?.click())
+    await ada.waitForTestId('video-paused', { state: 'detached' })
+    await flows(ada, ['Bob', 'Cy'])
+
+    // Audio only: Ada's camera goes off for the others, and nothing comes to her.
+    await ada.click('more')
+    await ada.click('audio-only')
+    expect(await ada.attr('toggle-camera', 'aria-pressed')).toBe('false')
+    expect(await ada.count('video-paused')).toBe(2)
+    for (const p of [bob, cy]) {
+      await p.waitFor(
+        () =>
+          [...document.querySelectorAll('[data-testid="remote-tile"]')].some(
+            (t) => t.querySelector('.name')?.textContent === 'Ada' && t.querySelector('.avatar'),
+          ),
+        20_000,
+        "Ada's initials instead of her video",
+      )
+    }
+    const start = await frames(ada)
+    await flows(bob, ['Cy'])
+    await flows(bob, ['Cy'])
+    const now = await frames(ada)
+    expect([now.Bob - start.Bob, now.Cy - start.Cy]).toEqual([0, 0])
+    await ada.click('more')
+    await ada.click('audio-only')
+    expect(await ada.attr('toggle-camera', 'aria-pressed')).toBe('true')
+    await flows(ada, ['Bob', 'Cy'])
+    await flows(bob, ['Ada', 'Cy'])
+
+    // A page hidden for a few seconds (a background tab) stops receiving
+    // video, and gets it back when seen. Headless pages are never hidden by
+    // themselves, so Ada's page is told it is, as a browser tells it.
+    const setHidden = (p: Participant, hidden: boolean) =>
+      p.evaluate((h: boolean) => {
+        Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true })
+        document.dispatchEvent(new Event('visibilitychange'))
+      }, hidden)
+    await setHidden(ada, true)
+    await stillWhileOthers()
+    await setHidden(ada, false)
+    await flows(ada, ['Bob', 'Cy'])
+
+    /** Ada's tiles present nothing for as long as Bob's page presents 25 new frames from Cy, once the pause has taken. */
+    async function stillWhileOthers() {
+      await waitUntil(
+        async () => {
+          const before = await frames(ada)
+          const bobBefore = await frames(bob)
+          await waitUntil(async () => (await frames(bob)).Cy > bobBefore.Cy + 25, { what: "frames from Cy on Bob's page" })
+          const after = await frames(ada)
+          return after.Bob === before.Bob && after.Cy === before.Cy
+        },
+        { timeoutMs: 30_000, what: "Ada's hidden page to stop receiving video" },
+      )
+    }
+  }, 120_000)
+
   it('the keyboard shortcuts are listed in a dialog that ? opens', async () => {
     for (const p of [ada, cy]) {
       await p.press('?')

@@ -248,6 +248,42 @@ describe('a room of bots with real WebRTC', () => {
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
 
+  it("a peer that does not want someone's video stops that sender's encoder for it alone, and gets video back when it asks", async () => {
+    const opts = options()
+    const a = join(opts, 1)
+    const b = join(opts, 2)
+    join(opts, 3)
+    await fullMesh(3)
+    await mediaFlows(new Map())
+    const idOf = (bot: Bot) => bot.call.getSnapshot().context.selfId!
+    const peerOf = (bot: Bot, other: Bot) => bot.call.getSnapshot().context.peers[idOf(other)]
+    const cameraActive = (bot: Bot, other: Bot) => {
+      const pc = peerOf(bot, other).getSnapshot().context.link.pc as unknown as RTCPeerConnection
+      const sender = pc.getSenders().find((s) => s.track?.kind === 'video')
+      return sender?.getParameters().encodings[0]?.active
+    }
+    const framesAt = async (bot: Bot) => new Map((await report(bot)).peers.map((p) => [p.id, p.framesReceived]))
+    const [bId, cId] = [idOf(b), idOf(bots[2])]
+
+    peerOf(a, b).send({ type: 'ui.wantVideo', want: false })
+    await waitUntil(() => cameraActive(b, a) === false, { what: "Bob's camera copy for Ada made inactive", describe: describeBots })
+    expect(cameraActive(b, bots[2])).toBe(true)
+    expect(peerOf(b, a).getSnapshot().context.encoding.camera.active).toBe(false)
+    // Ada keeps getting Cy's video, and no more of Bob's.
+    const before = await framesAt(a)
+    await waitUntil(async () => ((await framesAt(a)).get(cId) ?? 0) >= (before.get(cId) ?? 0) + 30, {
+      what: "30 more frames from Cy at Ada's",
+    })
+    const stopped = await framesAt(a)
+    await waitUntil(async () => ((await framesAt(a)).get(cId) ?? 0) >= (stopped.get(cId) ?? 0) + 30, { what: '30 more again' })
+    expect(((await framesAt(a)).get(bId) ?? 0) - (stopped.get(bId) ?? 0)).toBe(0)
+
+    peerOf(a, b).send({ type: 'ui.wantVideo', want: true })
+    await waitUntil(() => cameraActive(b, a) === true, { what: "Bob's camera copy for Ada active again" })
+    await mediaFlows(await frames())
+    expect(unhandledErrors()).toEqual([])
+  }, 90_000)
+
   it('a network change reconnects the socket at once and restarts ICE with every peer, leaving the other pairs alone', async () => {
     const opts = options()
     const moved = join(opts, 1)

@@ -9,6 +9,7 @@ import { CORNERS, type Corner } from '../../features/call/layout'
 import { ChatPanel } from '../../features/chat/ChatPanel'
 import { Toasts, useToasts } from '../../features/toasts/Toasts'
 import { CallContext } from '../../shared/callContext'
+import { useLongHidden, useVideoWants } from '../../features/call/useVideoWants'
 import { useRecorder } from '../../shared/inspection'
 
 const InspectorPanel = lazy(() => import('../../features/inspector/InspectorPanel'))
@@ -55,6 +56,27 @@ export function InCall() {
   const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
   const [pinned, setPinned] = useState<string | null>(null)
   const [corner, setCorner] = useCorner()
+  const [audioOnly, setAudioOnly] = useState(false)
+  const [videoOff, setVideoOff] = useState<ReadonlySet<string>>(() => new Set())
+  const hidden = useLongHidden()
+  useVideoWants(peers, { audioOnly, videoOff, hidden })
+  const media = CallContext.useSelector((s) => s.context.media)
+  const camera = CallContext.useSelector((s) => s.context.presence.camera)
+  const [cameraBefore, setCameraBefore] = useState(false)
+  const toggleAudioOnly = () => {
+    // Audio only: no video sent (the camera goes off) and none received; back, the camera is as it was.
+    if (!audioOnly) {
+      setCameraBefore(camera)
+      if (camera) media.send({ type: 'ui.toggleCamera' })
+    } else if (cameraBefore && !camera) media.send({ type: 'ui.toggleCamera' })
+    setAudioOnly(!audioOnly)
+  }
+  const toggleVideoOff = (id: string) =>
+    setVideoOff((old) => {
+      const next = new Set(old)
+      if (!next.delete(id)) next.add(id)
+      return next
+    })
   const unread = useUnread(chatOpen)
   const recorder = useRecorder()
   const maxPeers = CallContext.useSelector((s) => s.context.maxPeers)
@@ -70,7 +92,8 @@ export function InCall() {
     ...entries.map(([id, ref]) => ({
       key: id,
       label: roster[id]?.name ?? t('common.someone'),
-      node: <RemoteTile peerId={id} peer={ref} />,
+      node: <RemoteTile peerId={id} peer={ref} videoOff={audioOnly || videoOff.has(id)} />,
+      videoOff: videoOff.has(id),
     })),
     ...entries
       .filter(([id]) => roster[id]?.screen)
@@ -110,7 +133,16 @@ export function InCall() {
               : t('call.reconnecting')}
         </span>
       </header>
-      <Stage tiles={tiles} self={SELF} spotlight={spotlight} pinned={pinned} onPin={setPinned} corner={corner} onCorner={setCorner} />
+      <Stage
+        tiles={tiles}
+        self={SELF}
+        spotlight={spotlight}
+        pinned={pinned}
+        onPin={setPinned}
+        corner={corner}
+        onCorner={setCorner}
+        onToggleVideo={audioOnly ? undefined : toggleVideoOff}
+      />
       <ChatPanel open={chatOpen} onClose={() => setChatOpen(false)} />
       <Controls
         chatOpen={chatOpen}
@@ -118,6 +150,8 @@ export function InCall() {
         onToggleChat={toggleChat}
         onToggleInspector={toggleInspector}
         onHelp={() => setHelpOpen(true)}
+        audioOnly={audioOnly}
+        onToggleAudioOnly={toggleAudioOnly}
         onCopied={(ok) => push(ok ? t('call.linkCopied') : t('call.linkNotCopied'), ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />

@@ -1,5 +1,6 @@
 import { useSelector } from '@xstate/react'
 import {
+  AudioLines,
   Ellipsis,
   Keyboard,
   Link,
@@ -68,6 +69,8 @@ export function Controls({
   onToggleChat,
   onToggleInspector,
   onHelp,
+  audioOnly,
+  onToggleAudioOnly,
 }: {
   onCopied: (ok: boolean) => void
   chatOpen: boolean
@@ -75,6 +78,8 @@ export function Controls({
   onToggleChat: () => void
   onToggleInspector: () => void
   onHelp: () => void
+  audioOnly: boolean
+  onToggleAudioOnly: () => void
 }) {
   const { t } = useTranslation()
   const call = CallContext.useActorRef()
@@ -159,6 +164,16 @@ export function Controls({
       </ControlButton>
       <Menu open={menuOpen} onOpenChange={setMenuOpen} label={t('controls.more')} groupLabel={t('controls.moreGroup')}>
         {narrow && screenButton}
+        <ControlButton
+          icon={AudioLines}
+          label={audioOnly ? t('controls.videoBack') : t('controls.audioOnly')}
+          data-testid="audio-only"
+          aria-pressed={audioOnly}
+          onClick={() => {
+            setMenuOpen(false)
+            onToggleAudioOnly()
+          }}
+        />
         <ControlButton
           icon={Link}
           label={t('controls.copyLink')}

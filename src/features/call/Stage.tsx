@@ -1,10 +1,11 @@
-import { Pin, PinOff, Move } from 'lucide-react'
+import { Move, Pin, PinOff, Video, VideoOff } from 'lucide-react'
 import { useRef, type ReactNode } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useElementSize } from '../../shared/useElementSize'
 import { CORNERS, layout, type Corner } from './layout'
 
-export type StageTile = { key: string; label: string; node: ReactNode }
+/** A tile on the stage; `videoOff` (remote tiles only) says whether its video is turned off here. */
+export type StageTile = { key: string; label: string; node: ReactNode; videoOff?: boolean }
 
 /**
  * The tiles, placed by `layout()` for the stage's measured size: each in a
@@ -19,6 +20,7 @@ export function Stage({
   onPin,
   corner,
   onCorner,
+  onToggleVideo,
 }: {
   tiles: StageTile[]
   self: string
@@ -27,6 +29,8 @@ export function Stage({
   onPin: (key: string | null) => void
   corner: Corner
   onCorner: (corner: Corner) => void
+  /** Turns a remote tile's incoming video off or on (absent in audio-only mode). */
+  onToggleVideo?: (key: string) => void
 }) {
   const { t } = useTranslation()
   const ref = useRef<HTMLElement>(null)
@@ -35,7 +39,7 @@ export function Stage({
   return (
     <main ref={ref} className="stage" data-testid="stage" data-layout={mode} aria-label={t('call.stage')}>
       {stage.width > 0 &&
-        tiles.map(({ key, label, node }) => {
+        tiles.map(({ key, label, node, videoOff }) => {
           const box = boxes[key]
           const isPinned = pinned === key
           const inset = mode === 'one-to-one' && key === self
@@ -57,6 +61,18 @@ export function Stage({
                     onClick={() => onCorner(CORNERS[(CORNERS.indexOf(corner) + 1) % CORNERS.length])}
                   >
                     <Move size={16} aria-hidden="true" />
+                  </button>
+                )}
+                {onToggleVideo && videoOff !== undefined && (
+                  <button
+                    type="button"
+                    data-testid="video-toggle"
+                    aria-pressed={videoOff}
+                    title={videoOff ? t('stage.videoOn', { name: label }) : t('stage.videoOff', { name: label })}
+                    aria-label={videoOff ? t('stage.videoOn', { name: label }) : t('stage.videoOff', { name: label })}
+                    onClick={() => onToggleVideo(key)}
+                  >
+                    {videoOff ? <VideoOff size={16} aria-hidden="true" /> : <Video size={16} aria-hidden="true" />}
                   </button>
                 )}
                 {tiles.length > 1 && (

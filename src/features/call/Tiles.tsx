@@ -47,7 +47,7 @@ export function LocalTile() {
 }
 
 /** A remote participant: video, name, mute marker, speaking ring, connection badge, quality. */
-export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) {
+export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string; peer: PeerRef; videoOff?: boolean }) {
   const { t } = useTranslation()
   const presence = CallContext.useSelector((s) => s.context.roster[peerId])
   const tag = useSelector(peer, peerTag)
@@ -59,7 +59,7 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
   const route = useRoute(peerId)
   const name = presence?.name ?? t('common.someone')
   const problemText = problem ? t(problem.reason === 'no-relay' ? 'tile.noRelay' : 'tile.iceFailed') : undefined
-  const showVideo = tracks.video && presence?.camera !== false
+  const showVideo = tracks.video && presence?.camera !== false && !videoOff
   return (
     <article
       className={`tile remote state-${tag}${speaking && presence?.mic ? ' speaking' : ''}`}
@@ -73,6 +73,11 @@ export function RemoteTile({ peerId, peer }: { peerId: string; peer: PeerRef }) 
         <div className="avatar overlay" aria-hidden="true">
           {initials(name)}
         </div>
+      )}
+      {videoOff && (
+        <p className="video-paused" data-testid="video-paused">
+          {t('tile.videoPaused')}
+        </p>
       )}
       <MediaAudio stream={stream} version={tracks.audio} />
       <span className={`badge ${tag}`} title={problemText}>
