@@ -47,3 +47,35 @@ export function useSpeaking(stream: MediaStreamLike | null, version?: unknown): 
   }, [stream, version])
   return speaking
 }
+
+/**
+ * Whether someone is talking into a muted microphone: a copy of the track,
+ * enabled, is listened to while the real one is muted (a muted track gives
+ * silence), for the "You're muted" hint. It takes half a second of sound
+ * within three seconds to say so (a cough is shorter), and three quiet
+ * seconds to stop.
+ */
+export function useTalkingWhileMuted(stream: MediaStreamLike | null, muted: boolean, version?: unknown): boolean {
+  const [talking, setTalking] = useState(false)
+  useEffect(() => {
+    const track = muted ? domStream(stream)?.getAudioTracks()[0] : undefined
+    const copy = track?.clone()
+    if (copy) copy.enabled = true
+    let loud: number[] = []
+    const stop = copy
+      ? watchAudioLevel(copy, (level) => {
+          const now = Date.now()
+          loud = loud.filter((t) => now - t < 3_000)
+          if (level > SPEAKING_LEVEL) loud.push(now)
+          const next = loud.length >= 5
+          setTalking((was) => (was ? loud.length > 0 : next))
+        })
+      : null
+    if (!stop) setTalking(false)
+    return () => {
+      stop?.()
+      copy?.stop()
+    }
+  }, [stream, muted, version])
+  return talking
+}

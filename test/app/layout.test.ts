@@ -375,6 +375,26 @@ describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedi
   }, 120_000)
 })
 
+describe('what went wrong, in plain words (Chromium)', () => {
+  it('says "You\'re muted" to someone talking into a muted microphone, and shows a banner while the browser is offline', async () => {
+    const p = await join('chromium', `alone-${Date.now()}`, 'Solo')
+    await p.waitForTestId('local-tile')
+    // The fake microphone beeps: that is talking, as far as the hint can tell.
+    expect(await p.count('muted-hint')).toBe(0)
+    await p.click('toggle-mic')
+    await p.waitForTestId('muted-hint', { timeoutMs: 10_000 })
+    await p.click('toggle-mic')
+    await p.waitForTestId('muted-hint', { state: 'detached', timeoutMs: 10_000 })
+
+    const raw = p.raw
+    if (raw.kind !== 'chromium') throw new Error('a Chromium page was opened')
+    await raw.page.context().setOffline(true)
+    await p.waitForTestId('offline-banner')
+    await raw.page.context().setOffline(false)
+    await p.waitForTestId('offline-banner', { state: 'detached' })
+  }, 60_000)
+})
+
 describe('French, for a browser whose language is fr-FR (Chromium)', () => {
   it('the lobby and the call are in French, <html lang> says so, and a switch to English is remembered', async () => {
     const room = `francais-${Date.now()}`

@@ -11,6 +11,7 @@ import { Toasts, useToasts } from '../../features/toasts/Toasts'
 import { CallContext } from '../../shared/callContext'
 import { useLongHidden, useVideoWants } from '../../features/call/useVideoWants'
 import { useRecorder } from '../../shared/inspection'
+import { useOnline } from '../../shared/useOnline'
 
 const InspectorPanel = lazy(() => import('../../features/inspector/InspectorPanel'))
 
@@ -59,6 +60,7 @@ export function InCall() {
   const [audioOnly, setAudioOnly] = useState(false)
   const [videoOff, setVideoOff] = useState<ReadonlySet<string>>(() => new Set())
   const hidden = useLongHidden()
+  const online = useOnline()
   useVideoWants(peers, { audioOnly, videoOff, hidden })
   const media = CallContext.useSelector((s) => s.context.media)
   const camera = CallContext.useSelector((s) => s.context.presence.camera)
@@ -133,6 +135,11 @@ export function InCall() {
               : t('call.reconnecting')}
         </span>
       </header>
+      {!online && (
+        <p className="offline-banner" role="alert" data-testid="offline-banner">
+          {t('call.offline')}
+        </p>
+      )}
       <Stage
         tiles={tiles}
         self={SELF}

@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next'
 import type { ActorRefFrom } from 'xstate'
 import type { peerMachine } from '../../../machines/peerMachine'
 import { MediaAudio, MediaVideo } from '../../shared/MediaView'
-import { useSpeaking } from '../../shared/useAudioLevel'
+import { useSpeaking, useTalkingWhileMuted } from '../../shared/useAudioLevel'
 import { peerTag } from '../../../machines/peerMachine'
 import { pairSafetyCode } from '../../../machines/safetyCode'
 import { CallContext } from '../../shared/callContext'
@@ -21,6 +21,7 @@ export function LocalTile() {
   const videoId = useSelector(media, (s) => s.context.tracks.video?.id ?? null)
   const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
   const speaking = useSpeaking(presence.mic ? stream : null, audioId)
+  const talkingMuted = useTalkingWhileMuted(stream, !presence.mic, audioId)
   return (
     <article
       className={`tile local${speaking ? ' speaking' : ''}`}
@@ -33,6 +34,11 @@ export function LocalTile() {
         <div className="avatar" aria-hidden="true">
           {initials(presence.name)}
         </div>
+      )}
+      {talkingMuted && (
+        <p className="muted-hint" role="status" data-testid="muted-hint">
+          {t('tile.mutedHint')}
+        </p>
       )}
       <footer>
         <span className="name">{t('tile.youName', { name: presence.name })}</span>
@@ -86,6 +92,11 @@ export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string;
       {problem && (
         <p className="tile-problem" data-testid="tile-problem" data-reason={problem.reason} role="status">
           {problemText}
+          {tag === 'failed' && (
+            <button type="button" className="retry" data-testid="retry" onClick={() => peer.send({ type: 'ui.retry' })}>
+              {t('common.tryAgain')}
+            </button>
+          )}
         </p>
       )}
       <Quality bitsPerSecond={uplink} />
