@@ -10,6 +10,10 @@ export function browserWebRTC(): WebRTCImpl {
     getDisplayMedia: devices.getDisplayMedia ? (options) => devices.getDisplayMedia(options) : undefined,
     enumerateDevices: () => devices.enumerateDevices(),
     watchNetwork,
+    watchDevices: (onChange) => {
+      devices.addEventListener('devicechange', onChange)
+      return () => devices.removeEventListener('devicechange', onChange)
+    },
   }
 }
 

@@ -31,6 +31,11 @@ export type MediaContext = {
   capture: CaptureConstraints
   devices: DeviceInfoLike[]
   problem: MediaProblem | null
+  /**
+   * The last device that ended on its own (unplugged) while in use, and the
+   * one taken instead (null when there was none): the UI says so.
+   */
+  fallback: { kind: 'audioinput' | 'videoinput'; to: string | null; at: number } | null
 }
 
 export type MediaEvent =
@@ -41,6 +46,8 @@ export type MediaEvent =
   | { type: 'ui.stopScreen' }
   | { type: 'ui.retryMedia' }
   | { type: 'track.ended'; track: MediaStreamTrackLike }
+  /** The devices now present, after a `devicechange`. */
+  | { type: 'devices.listed'; devices: DeviceInfoLike[] }
   /** Stop every local track: the call is over. */
   | { type: 'media.release' }
 
@@ -188,6 +195,17 @@ export const trackOwner = fromCallback<{ type: 'own'; tracks: MediaStreamTrackLi
   return stopAll
 })
 
+/** Lists the devices again whenever one is plugged in or out. */
+export const watchDevices = fromCallback<{ type: 'noop' }, { webrtc: WebRTCImpl }>(({ input, sendBack }) => {
+  const { webrtc } = input
+  return webrtc.watchDevices?.(() => {
+    void webrtc.enumerateDevices?.().then(
+      (devices) => sendBack({ type: 'devices.listed', devices }),
+      () => undefined,
+    )
+  })
+})
+
 /** Reports tracks that end on their own: a device unplugged, or the browser's "Stop sharing" button. */
 export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks }>(({ input, sendBack }) => {
   const live = [input.tracks.audio, input.tracks.video, input.tracks.screen].filter((t): t is MediaStreamTrackLike => t !== null)
@@ -198,6 +216,13 @@ export const watchTracks = fromCallback<{ type: 'noop' }, { tracks: LocalTracks 
   })
   return () => listeners.forEach((remove) => remove())
 })
+
+/** Another present device of the ended track's kind, if any. */
+function fallbackFor(context: MediaContext, ended: MediaStreamTrackLike): DeviceInfoLike | null {
+  const kind = ended.kind === 'audio' ? 'audioinput' : 'videoinput'
+  const endedId = ended.getSettings?.().deviceId
+  return context.devices.find((d) => d.kind === kind && d.deviceId !== '' && d.deviceId !== endedId) ?? null
+}
 
 /**
  * Local media: the camera and microphone (`acquiring`, then `ready`,
@@ -214,12 +239,18 @@ export const mediaMachine = setup({
     events: {} as MediaEvent,
     input: {} as MediaInput,
   },
-  actors: { acquireMedia, acquireDevice, acquireScreen, watchTracks, trackOwner },
+  actors: { acquireMedia, acquireDevice, acquireScreen, watchTracks, watchDevices, trackOwner },
   guards: {
     hasAudio: ({ context }) => context.tracks.audio !== null,
     hasVideo: ({ context }) => context.tracks.video !== null,
     isDenied: ({ event }) => 'error' in event && event.error instanceof MediaError && event.error.reason === 'denied',
     canShareScreen: ({ context }) => typeof context.webrtc.getDisplayMedia === 'function',
+    /** A camera or microphone in use ended (unplugged), and another of its kind is there to take over. */
+    hasFallback: ({ context, event }) => {
+      assertEvent(event, 'track.ended')
+      const inUse = event.track === context.tracks.audio || event.track === context.tracks.video
+      return inUse && fallbackFor(context, event.track) !== null
+    },
     endedScreen: ({ context, event }) => {
       assertEvent(event, 'track.ended')
       return event.track === context.tracks.screen
@@ -245,6 +276,21 @@ export const mediaMachine = setup({
       const cameraEnabled = !context.cameraEnabled
       if (context.tracks.video) context.tracks.video.enabled = cameraEnabled
       return { cameraEnabled }
+    }),
+    /** Takes another device of the ended track's kind: the call goes on. */
+    fallBack: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'track.ended')
+      const device = fallbackFor(context, event.track)
+      if (!device) return
+      context.log.info('device ended: taking another', { kind: device.kind, label: device.label })
+      enqueue.assign({ fallback: { kind: device.kind as 'audioinput' | 'videoinput', to: device.label || null, at: Date.now() } })
+      enqueue.raise({ type: 'ui.selectDevice', kind: device.kind as 'audioinput' | 'videoinput', deviceId: device.deviceId })
+    }),
+    noteLost: assign(({ event }) => {
+      assertEvent(event, 'track.ended')
+      return {
+        fallback: { kind: event.track.kind === 'audio' ? ('audioinput' as const) : ('videoinput' as const), to: null, at: Date.now() },
+      }
     }),
     dropEndedTrack: assign(({ context, event }) => {
       assertEvent(event, 'track.ended')
@@ -313,11 +359,21 @@ export const mediaMachine = setup({
     capture: input.capture ?? { camera: null, screen: null },
     devices: [],
     problem: null,
+    fallback: null,
   }),
-  invoke: { id: 'owner', src: 'trackOwner' },
+  invoke: [
+    { id: 'owner', src: 'trackOwner' },
+    { src: 'watchDevices', input: ({ context }) => ({ webrtc: context.webrtc }) },
+  ],
   on: {
     'media.release': { actions: 'stopAll' },
-    'track.ended': [{ guard: 'endedScreen', target: '.screen.off' }, { actions: ['dropEndedTrack', 'notify'] }],
+    'track.ended': [
+      { guard: 'endedScreen', target: '.screen.off' },
+      // A camera or microphone unplugged: take another if there is one, so the call goes on with it.
+      { guard: 'hasFallback', actions: ['dropEndedTrack', 'notify', 'fallBack'] },
+      { actions: ['dropEndedTrack', 'notify', 'noteLost'] },
+    ],
+    'devices.listed': { actions: assign({ devices: ({ event }) => event.devices }) },
   },
   states: {
     devices: {

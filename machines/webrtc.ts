@@ -36,6 +36,8 @@ export type WebRTCImpl = {
    * watching. Absent where the runtime cannot tell.
    */
   watchNetwork?(onChange: (what: string) => void): () => void
+  /** Calls `onChange` when a camera or microphone is plugged in or out (`devicechange`); returns the function that stops watching. */
+  watchDevices?(onChange: () => void): () => void
 }
 
 /**

@@ -67,6 +67,7 @@ export const en = {
     more: 'More',
     moreGroup: 'More controls',
     copyLink: 'Copy the invite link',
+    devices: 'Microphone and camera',
     audioOnly: 'Audio only: no video sent or received',
     videoBack: 'Back to video',
     shortcuts: 'Keyboard shortcuts',
@@ -124,6 +125,10 @@ export const en = {
     server: 'Server: {{message}}',
     lost: 'Connection to the call server lost: reconnecting…',
     reconnected: 'Reconnected',
+    micSwitched: 'Your microphone was unplugged: now using {{device}}',
+    cameraSwitched: 'Your camera was unplugged: now using {{device}}',
+    micLost: 'Your microphone was unplugged: the call goes on without it',
+    cameraLost: 'Your camera was unplugged: the call goes on without it',
   },
   errors: {
     roomFull: {

@@ -65,6 +65,7 @@ export const fr: Catalog = {
     more: 'Plus',
     moreGroup: 'Autres commandes',
     copyLink: 'Copier le lien d’invitation',
+    devices: 'Micro et caméra',
     audioOnly: 'Audio seul : aucune vidéo envoyée ni reçue',
     videoBack: 'Revenir à la vidéo',
     shortcuts: 'Raccourcis clavier',
@@ -122,6 +123,10 @@ export const fr: Catalog = {
     server: 'Serveur : {{message}}',
     lost: 'Connexion au serveur d’appel perdue : reconnexion…',
     reconnected: 'Reconnecté',
+    micSwitched: 'Votre micro a été débranché : {{device}} prend le relais',
+    cameraSwitched: 'Votre caméra a été débranchée : {{device}} prend le relais',
+    micLost: 'Votre micro a été débranché : l’appel continue sans lui',
+    cameraLost: 'Votre caméra a été débranchée : l’appel continue sans elle',
   },
   errors: {
     roomFull: {

@@ -392,6 +392,28 @@ describe('what went wrong, in plain words (Chromium)', () => {
     await p.waitForTestId('offline-banner')
     await raw.page.context().setOffline(false)
     await p.waitForTestId('offline-banner', { state: 'detached' })
+
+    // Devices switch during the call, from More: Chromium's fake devices include several microphones.
+    await p.click('more')
+    await p.click('menu-devices')
+    await p.waitForTestId('devices-dialog')
+    const options = await raw.page.$$eval('#microphone option', (list) =>
+      list.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent })),
+    )
+    expect(options.length).toBeGreaterThan(1)
+    const current = await raw.page.$eval('#microphone', (s) => (s as HTMLSelectElement).value)
+    const other = options.find((o) => o.value !== current)!
+    await raw.page.selectOption('#microphone', other.value)
+    await p.waitFor(
+      () => document.querySelector<HTMLSelectElement>('#microphone')?.selectedOptions[0]?.textContent !== '',
+      10_000,
+      'a microphone shown',
+    )
+    await waitUntil(async () => (await raw.page.$eval('#microphone', (s) => (s as HTMLSelectElement).value)) === other.value, {
+      what: `the microphone switched to ${other.label}`,
+    })
+    await p.click('devices-close')
+    await p.waitForTestId('devices-dialog', { state: 'hidden' })
   }, 60_000)
 })
 

@@ -145,3 +145,67 @@ describe('mediaMachine', () => {
     ])
   })
 })
+
+describe('mediaMachine and hot-plugged devices', () => {
+  /** Synthetic devices with a second camera that can be plugged in, and a `devicechange` the test fires. */
+  function pluggable() {
+    const base = nodeWebRTC({ label: 'test' })
+    let second = false
+    const listeners = new Set<() => void>()
+    const webrtc: WebRTCImpl = {
+      ...base,
+      enumerateDevices: async () => {
+        const devices = await base.enumerateDevices()
+        return second
+          ? [...devices, { deviceId: 'usb-camera', kind: 'videoinput', label: 'USB camera', groupId: 'usb' } as MediaDeviceInfo]
+          : devices
+      },
+      watchDevices: (onChange) => {
+        listeners.add(onChange)
+        return () => listeners.delete(onChange)
+      },
+    }
+    return {
+      webrtc,
+      plugIn: () => {
+        second = true
+        for (const listener of listeners) listener()
+      },
+    }
+  }
+
+  it('lists a camera plugged in mid-call, and takes it when the camera in use is unplugged, keeping the call going', async () => {
+    const { webrtc, plugIn } = pluggable()
+    const { media, reports } = startMedia('all', { webrtc })
+    await waitUntil(() => devicesState(media) === 'ready')
+    expect(media.getSnapshot().context.devices.filter((d) => d.kind === 'videoinput')).toHaveLength(1)
+    plugIn()
+    await waitUntil(() => media.getSnapshot().context.devices.some((d) => d.deviceId === 'usb-camera'), { what: 'the USB camera listed' })
+    // The camera in use goes away (its track ends by itself, as when unplugged).
+    const old = media.getSnapshot().context.tracks.video!
+    old.stop()
+    old.dispatchEvent(new Event('ended'))
+    await waitUntil(
+      () => {
+        const { tracks } = media.getSnapshot().context
+        return tracks.video !== null && tracks.video !== old && devicesState(media) === 'ready'
+      },
+      { what: 'another camera taken' },
+    )
+    expect(media.getSnapshot().context.fallback).toMatchObject({ kind: 'videoinput', to: 'USB camera' })
+    expect(reports.at(-1)).toMatchObject({ camera: true })
+    expect(media.getSnapshot().context.tracks.stream?.getVideoTracks()).toEqual([media.getSnapshot().context.tracks.video])
+  })
+
+  it('says the device is gone when there is no other, and goes on without it', async () => {
+    const { media, reports } = startMedia()
+    await waitUntil(() => devicesState(media) === 'ready')
+    const old = media.getSnapshot().context.tracks.audio!
+    old.stop()
+    old.dispatchEvent(new Event('ended'))
+    await waitUntil(() => media.getSnapshot().context.fallback !== null, { what: 'the loss noted' })
+    expect(media.getSnapshot().context.fallback).toMatchObject({ kind: 'audioinput', to: null })
+    expect(media.getSnapshot().context.tracks.audio).toBeNull()
+    expect(reports.at(-1)).toMatchObject({ mic: false, camera: true })
+  })
+})

@@ -3,6 +3,8 @@ import { useTranslation } from 'react-i18next'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { Controls } from '../../features/call/Controls'
 import { ShortcutsHelp } from '../../features/call/ShortcutsHelp'
+import { DevicesDialog } from '../../features/call/DevicesDialog'
+import { useSelector } from '@xstate/react'
 import { LocalTile, RemoteTile, ScreenTile } from '../../features/call/Tiles'
 import { Stage, type StageTile } from '../../features/call/Stage'
 import { CORNERS, type Corner } from '../../features/call/layout'
@@ -54,6 +56,7 @@ export function InCall() {
   )
   const [chatOpen, setChatOpen] = useState(false)
   const [helpOpen, setHelpOpen] = useState(false)
+  const [devicesOpen, setDevicesOpen] = useState(false)
   const [inspecting, setInspecting] = useState(() => new URLSearchParams(location.search).has('inspect'))
   const [pinned, setPinned] = useState<string | null>(null)
   const [corner, setCorner] = useCorner()
@@ -86,6 +89,16 @@ export function InCall() {
   const toggleChat = () => setChatOpen((open) => !open)
   useShortcuts({ i: toggleInspector, c: toggleChat, '?': () => setHelpOpen(true) })
   const { toasts, push } = useToasts()
+  // A camera or microphone unplugged mid-call: say what took over, or that the call goes on without it.
+  const fallback = useSelector(media, (s) => s.context.fallback)
+  useEffect(() => {
+    if (!fallback) return
+    const what = fallback.kind === 'audioinput' ? 'mic' : 'camera'
+    if (fallback.to) push(t(`toasts.${what}Switched`, { device: fallback.to }))
+    else push(t(`toasts.${what}Lost`), 'error')
+    // Once per fallback (`at`); push and t change on every render.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [fallback?.at])
   const entries = Object.entries(peers)
   const count = entries.length + 1
 
@@ -157,12 +170,14 @@ export function InCall() {
         onToggleChat={toggleChat}
         onToggleInspector={toggleInspector}
         onHelp={() => setHelpOpen(true)}
+        onDevices={() => setDevicesOpen(true)}
         audioOnly={audioOnly}
         onToggleAudioOnly={toggleAudioOnly}
         onCopied={(ok) => push(ok ? t('call.linkCopied') : t('call.linkNotCopied'), ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />
       <ShortcutsHelp open={helpOpen} onClose={() => setHelpOpen(false)} />
+      <DevicesDialog open={devicesOpen} onClose={() => setDevicesOpen(false)} />
       {inspecting && (
         <Suspense fallback={<aside className="inspector">{t('call.loadingInspector')}</aside>}>
           <InspectorPanel recorder={recorder} config={{ room, maxPeers }} onClose={() => setInspecting(false)} />

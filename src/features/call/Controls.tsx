@@ -4,6 +4,7 @@ import {
   Ellipsis,
   Keyboard,
   Link,
+  Settings,
   MessageSquare,
   Mic,
   MicOff,
@@ -71,6 +72,7 @@ export function Controls({
   onHelp,
   audioOnly,
   onToggleAudioOnly,
+  onDevices,
 }: {
   onCopied: (ok: boolean) => void
   chatOpen: boolean
@@ -80,6 +82,7 @@ export function Controls({
   onHelp: () => void
   audioOnly: boolean
   onToggleAudioOnly: () => void
+  onDevices: () => void
 }) {
   const { t } = useTranslation()
   const call = CallContext.useActorRef()
@@ -164,6 +167,15 @@ export function Controls({
       </ControlButton>
       <Menu open={menuOpen} onOpenChange={setMenuOpen} label={t('controls.more')} groupLabel={t('controls.moreGroup')}>
         {narrow && screenButton}
+        <ControlButton
+          icon={Settings}
+          label={t('controls.devices')}
+          data-testid="menu-devices"
+          onClick={() => {
+            setMenuOpen(false)
+            onDevices()
+          }}
+        />
         <ControlButton
           icon={AudioLines}
           label={audioOnly ? t('controls.videoBack') : t('controls.audioOnly')}

@@ -3,6 +3,7 @@ import type { MediaStreamLike } from '../../../machines/webrtc'
 import { useState, type FormEvent } from 'react'
 import { Trans, useTranslation } from 'react-i18next'
 import { LanguageSwitch } from '../../i18n/LanguageSwitch'
+import { DevicePickers } from '../../shared/DevicePickers'
 import { MediaVideo } from '../../shared/MediaView'
 import { useAudioLevel } from '../../shared/useAudioLevel'
 import { CallContext } from '../../shared/callContext'
@@ -32,7 +33,6 @@ export function Lobby() {
   const hasVideo = useSelector(media, (s) => s.context.tracks.video !== null)
   const audioId = useSelector(media, (s) => s.context.tracks.audio?.id ?? null)
   const videoId = useSelector(media, (s) => s.context.tracks.video?.id ?? null)
-  const devices = useSelector(media, (s) => s.context.devices)
   const problem = useSelector(media, (s) => s.context.problem)
   const acquiring = useSelector(media, (s) => s.matches({ devices: 'acquiring' }) || s.matches({ devices: 'switching' }))
   const [name, setName] = useState(loadName)
@@ -50,8 +50,6 @@ export function Lobby() {
     call.send({ type: 'ui.setName', name: chosen })
     call.send({ type: 'ui.join' })
   }
-  const cameras = devices.filter((d) => d.kind === 'videoinput')
-  const microphones = devices.filter((d) => d.kind === 'audioinput')
 
   return (
     <main className="page lobby">
@@ -90,40 +88,7 @@ export function Lobby() {
             placeholder={t('lobby.guest')}
             onChange={(event) => setName(event.target.value)}
           />
-          {microphones.length > 0 && (
-            <>
-              <label htmlFor="microphone">{t('lobby.microphone')}</label>
-              <select
-                id="microphone"
-                value={
-                  microphones.find((d) => d.label && stream?.getAudioTracks()[0]?.label === d.label)?.deviceId ?? microphones[0].deviceId
-                }
-                onChange={(event) => media.send({ type: 'ui.selectDevice', kind: 'audioinput', deviceId: event.target.value })}
-              >
-                {microphones.map((d, i) => (
-                  <option key={d.deviceId || i} value={d.deviceId}>
-                    {d.label || t('lobby.microphoneN', { n: i + 1 })}
-                  </option>
-                ))}
-              </select>
-            </>
-          )}
-          {cameras.length > 0 && (
-            <>
-              <label htmlFor="camera">{t('lobby.camera')}</label>
-              <select
-                id="camera"
-                value={cameras.find((d) => d.label && stream?.getVideoTracks()[0]?.label === d.label)?.deviceId ?? cameras[0].deviceId}
-                onChange={(event) => media.send({ type: 'ui.selectDevice', kind: 'videoinput', deviceId: event.target.value })}
-              >
-                {cameras.map((d, i) => (
-                  <option key={d.deviceId || i} value={d.deviceId}>
-                    {d.label || t('lobby.cameraN', { n: i + 1 })}
-                  </option>
-                ))}
-              </select>
-            </>
-          )}
+          <DevicePickers />
           <label className="check">
             <input type="checkbox" data-testid="relay-only" checked={relayOnly} onChange={(event) => toggleRelay(event.target.checked)} />
             <span>
