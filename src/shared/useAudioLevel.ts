@@ -51,9 +51,8 @@ export function useSpeaking(stream: MediaStreamLike | null, version?: unknown): 
 /**
  * Whether someone is talking into a muted microphone: a copy of the track,
  * enabled, is listened to while the real one is muted (a muted track gives
- * silence), for the "You're muted" hint. It takes half a second of sound
- * within three seconds to say so (a cough is shorter), and three quiet
- * seconds to stop.
+ * silence), for the "You're muted" hint. Sound says so at once, and the
+ * hint stays until three quiet seconds have passed.
  */
 export function useTalkingWhileMuted(stream: MediaStreamLike | null, muted: boolean, version?: unknown): boolean {
   const [talking, setTalking] = useState(false)
@@ -61,14 +60,12 @@ export function useTalkingWhileMuted(stream: MediaStreamLike | null, muted: bool
     const track = muted ? domStream(stream)?.getAudioTracks()[0] : undefined
     const copy = track?.clone()
     if (copy) copy.enabled = true
-    let loud: number[] = []
+    let lastLoud = -Infinity
     const stop = copy
       ? watchAudioLevel(copy, (level) => {
           const now = Date.now()
-          loud = loud.filter((t) => now - t < 3_000)
-          if (level > SPEAKING_LEVEL) loud.push(now)
-          const next = loud.length >= 5
-          setTalking((was) => (was ? loud.length > 0 : next))
+          if (level > SPEAKING_LEVEL) lastLoud = now
+          setTalking(now - lastLoud < 3_000)
         })
       : null
     if (!stop) setTalking(false)

@@ -376,7 +376,7 @@ describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedi
 })
 
 describe('what went wrong, in plain words (Chromium)', () => {
-  it('says "You\'re muted" to someone talking into a muted microphone, and shows a banner while the browser is offline', async () => {
+  it('says "You\'re muted" to someone talking into a muted microphone, shows a banner while offline, and switches devices mid-call', async () => {
     const p = await join('chromium', `alone-${Date.now()}`, 'Solo')
     await p.waitForTestId('local-tile')
     // The fake microphone beeps: that is talking, as far as the hint can tell.
@@ -404,13 +404,17 @@ describe('what went wrong, in plain words (Chromium)', () => {
     const current = await raw.page.$eval('#microphone', (s) => (s as HTMLSelectElement).value)
     const other = options.find((o) => o.value !== current)!
     await raw.page.selectOption('#microphone', other.value)
-    await p.waitFor(
-      () => document.querySelector<HTMLSelectElement>('#microphone')?.selectedOptions[0]?.textContent !== '',
-      10_000,
-      'a microphone shown',
-    )
-    await waitUntil(async () => (await raw.page.$eval('#microphone', (s) => (s as HTMLSelectElement).value)) === other.value, {
+    // The microphone in use, as the local stream holds it (the tile's video element plays that stream).
+    const inUse = () =>
+      p.evaluate(
+        () =>
+          (
+            document.querySelector<HTMLVideoElement>('[data-testid="local-tile"] video')?.srcObject as MediaStream | null
+          )?.getAudioTracks()[0]?.label,
+      )
+    await waitUntil(async () => (await inUse()) === other.label, {
       what: `the microphone switched to ${other.label}`,
+      describe: () => options,
     })
     await p.click('devices-close')
     await p.waitForTestId('devices-dialog', { state: 'hidden' })
