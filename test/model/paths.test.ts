@@ -557,6 +557,18 @@ const UNCOVERED_TRANSITIONS: Record<string, string> = {
     'the candidates of an ignored first offer are queued (no remote description yet), those of an ignored ' +
     'restart offer carry a ufrag no remote description has and are dropped as of another ICE generation, and ' +
     'a renegotiation without restart (max-bundle) sends no new candidates',
+  'active · ui.wantVideo [changesWantVideo]':
+    "the UI's wish for a peer's video (audio only, that person's video off, a hidden page); the model's pair has " +
+    "no UI; tested in mesh.test.ts ('a peer that does not want someone's video stops that sender's encoder') and " +
+    "layout.test.ts ('audio only stops the video both ways')",
+  'active · remote.wantsVideo': "raised by the data channel's video message, which only ui.wantVideo sends; tested by the same two tests",
+  'active.connection · room.networkChanged':
+    "the runtime's network watch, through the room; the model's pair has no network of its own; tested in " +
+    "mesh.test.ts ('a network change reconnects the socket at once') and by the network-switch lab scenario",
+  'active.connection.disconnected · room.signalingRestored':
+    "needs the room's socket reconnected while the pair is disconnected: the model's reconnect and its ICE " +
+    'failures do not overlap so; tested by the network-switch-blind lab scenario (silence, probe, restart on the ' +
+    "socket's return)",
   'active · room.meshSize':
     "the room's announcement when participants join or leave; a pair's mesh is 2 throughout (a rejoin keeps the " +
     "id); tested in peerMachine.test.ts ('sizes the video sender to the mesh')",
