@@ -218,6 +218,7 @@ export const peerMachine = peerSetup
             states: {
               connecting: {
                 tags: ['connecting'],
+                entry: { type: 'reportLink', params: 'connecting' },
                 after: { connectTimeout: { target: 'restarting', actions: 'diagnoseFirstAttempt' } },
                 on: {
                   'pc.connectionState': [
@@ -231,7 +232,7 @@ export const peerMachine = peerSetup
               },
               connected: {
                 tags: ['connected'],
-                entry: ['resetRestarts', 'endRecovery', raise({ type: 'link.watch' })],
+                entry: ['resetRestarts', 'endRecovery', raise({ type: 'link.watch' }), { type: 'reportLink', params: 'connected' }],
                 exit: 'beginRecovery',
                 on: {
                   // The channel went quiet: the path is dead whatever ICE says yet.
@@ -249,7 +250,7 @@ export const peerMachine = peerSetup
               },
               disconnected: {
                 tags: ['reconnecting'],
-                entry: 'noteIceGeneration',
+                entry: ['noteIceGeneration', { type: 'reportLink', params: 'reconnecting' }],
                 // "disconnected" often heals by itself; restart only if it lasts.
                 after: { disconnected: 'restarting' },
                 // The remote restarted ICE first (its offer, now answered): that
@@ -277,7 +278,8 @@ export const peerMachine = peerSetup
               },
               recovering: {
                 tags: ['reconnecting'],
-                entry: 'noteIceGeneration',
+                // After the restart (and any diagnosis of the first attempt), so the reason goes with it.
+                entry: ['noteIceGeneration', { type: 'reportLink', params: 'reconnecting' }],
                 after: {
                   restartBackoff: [{ guard: 'restartsExhausted', target: 'failed' }, { target: 'restarting' }],
                 },
@@ -306,7 +308,7 @@ export const peerMachine = peerSetup
               },
               failed: {
                 tags: ['failed'],
-                entry: 'recordFailure',
+                entry: ['recordFailure', { type: 'reportLink', params: 'failed' }],
                 on: {
                   'pc.connectionState': [
                     { guard: 'isConnected', target: 'connected', actions: 'recordConnectionState' },

@@ -102,6 +102,8 @@ export type RoomEvent =
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
+  /** Raised when our presence changed other than by media: published when joined (and at every welcome anyway). */
+  | { type: 'presence.changed' }
   /** From the runtime's network watch: an address came or went, or the browser is back online. */
   | { type: 'network.changed'; what: string }
   /** A peer already in the room when we joined (from `welcome`). */
@@ -165,6 +167,8 @@ export const roomMachine = setup({
         maxPeers: event.maxPeers,
         peers: {},
         roster: {},
+        // Pairs of the old identity are gone.
+        presence: { ...context.presence, links: {} },
         attempts: 0,
         networkChanged: false,
         failure: null,
@@ -243,7 +247,8 @@ export const roomMachine = setup({
       const { [event.id]: _gone, ...peers } = context.peers
       const { [event.id]: _left, ...roster } = context.roster
       const { [event.id]: _bucket, ...chatBuckets } = context.chatBuckets
-      enqueue.assign({ peers, roster, chatBuckets })
+      const { [event.id]: _link, ...links } = context.presence.links ?? {}
+      enqueue.assign({ peers, roster, chatBuckets, presence: { ...context.presence, links } })
     }),
     announceMeshSize: enqueueActions(({ context, enqueue }) => {
       const size = Object.keys(context.peers).length + 1
@@ -257,6 +262,15 @@ export const roomMachine = setup({
         return
       }
       enqueue.sendTo(ref, signalEvent(event.data))
+    }),
+    /** A pair's state changed: share it in our presence (the others draw the whole mesh from it). */
+    updateLink: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'peer.link')
+      const old = context.presence.links?.[event.peerId]
+      if (old && old.state === event.link.state && old.reason === event.link.reason) return
+      if (!(event.peerId in context.peers)) return
+      enqueue.assign({ presence: { ...context.presence, links: { ...context.presence.links, [event.peerId]: event.link } } })
+      enqueue.raise({ type: 'presence.changed' })
     }),
     updatePresence: assign(({ context, event }) => {
       assertEvent(event, 'room.presence')
@@ -304,7 +318,7 @@ export const roomMachine = setup({
       const { allowed, bucket } = take(context.chatBuckets[peerId] ?? fullBucket(CHAT_BURST, now), CHAT_RATE, CHAT_BURST, now)
       const chatBuckets = { ...context.chatBuckets, [peerId]: bucket }
       if (!allowed) {
-        // Once per second of flooding, not once per message.
+        // The first drop, then every CHAT_RATE-th: a flood logs a line per few messages, not one each.
         if (context.chatDropped % CHAT_RATE === 0)
           context.log.warn('chat over the rate limit dropped', { peerId, dropped: context.chatDropped + 1 })
         return { chatBuckets, chatDropped: context.chatDropped + 1 }
@@ -438,6 +452,7 @@ export const roomMachine = setup({
         'peer.message': { actions: 'receiveMessage' },
         // A peer's path went silent: a network change takes the socket with it, so ask it now.
         'peer.silent': { actions: sendTo('socket', { type: 'socket.probe' }) },
+        'peer.link': { actions: 'updateLink' },
         'network.changed': { actions: 'noteNetworkChange' },
         'ui.chat': { actions: 'sendChat' },
         'ui.leave': '.leaving',
@@ -480,6 +495,7 @@ export const roomMachine = setup({
             'room.peerLeft': { actions: ['removePeer', 'announceMeshSize'] },
             'room.signal': { actions: 'routeSignal' },
             'room.presence': { actions: 'updatePresence' },
+            'presence.changed': { actions: 'publishPresence' },
             'media.tracks': { actions: ['updateMedia', 'publishPresence'] },
           },
         },

@@ -228,7 +228,7 @@ export default class RoomServer implements Party.Server {
       case 'signal':
         return this.relaySignal(member, connection, message.to, message.data)
       case 'presence': {
-        member.presence = { ...message.state, name: member.lockedName ?? message.state.name }
+        member.presence = { ...message.state, name: member.lockedName ?? message.state.name, ...this.membersLinks(member, message.state) }
         this.broadcast({ type: 'presence', from: member.id, state: member.presence }, member.id)
         return this.saveRoster()
       }
@@ -385,6 +385,13 @@ export default class RoomServer implements Party.Server {
     const matches = timingSafeEqual(await sha256(secret), member.secretHash)
     if (!matches) this.log.warn('resume refused: wrong secret', { peerId: member.id })
     return matches ? { member, secret } : null
+  }
+
+  /** A presence's links, keeping only pairs with other members of the room (no links field if it had none). */
+  private membersLinks(member: Member, state: Presence): Pick<Presence, 'links'> {
+    if (!state.links) return {}
+    const links = Object.fromEntries(Object.entries(state.links).filter(([id]) => id !== member.id && Object.hasOwn(this.roster, id)))
+    return { links }
   }
 
   /**

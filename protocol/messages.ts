@@ -67,12 +67,35 @@ export type ErrorCode = v.InferOutput<typeof ErrorCode>
 
 const PeerId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a peer id'))
 
-/** What a participant shows the others. The server fans it out as given. */
+/** How a participant's pair with another is doing, as that participant sees it. */
+export const LinkState = v.picklist(['connecting', 'connected', 'reconnecting', 'failed'])
+export type LinkState = v.InferOutput<typeof LinkState>
+/** Why a pair cannot connect: no relay on a network that needs one, or ICE failed again and again. */
+export const LinkReason = v.picklist(['no-relay', 'ice-failed'])
+export const Link = v.object({ state: LinkState, reason: v.optional(LinkReason) })
+export type Link = v.InferOutput<typeof Link>
+/** At most this many pairs in a presence's `links` (a room holds fewer). */
+export const MAX_LINKS = 32
+
+/**
+ * What a participant shows the others. The server fans it out as given,
+ * keeping in `links` only the pairs with members of the room.
+ */
 export const Presence = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(MAX_NAME_LENGTH)),
   mic: v.boolean(),
   camera: v.boolean(),
   screen: v.boolean(),
+  /**
+   * Each of this participant's pairs, by the other's id: so everyone sees the
+   * whole mesh, and a pair that fails while the rest works is not a secret.
+   */
+  links: v.optional(
+    v.pipe(
+      v.record(PeerId, Link),
+      v.check((links) => Object.keys(links).length <= MAX_LINKS, `at most ${MAX_LINKS} links`),
+    ),
+  ),
 })
 export type Presence = v.InferOutput<typeof Presence>
 

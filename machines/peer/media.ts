@@ -3,8 +3,9 @@
  * sized to the mesh), the remote tracks it receives, and the data channel
  * (chat and app messages, and a ping for its round-trip time).
  */
-import { assertEvent } from 'xstate'
+import { assertEvent, enqueueActions } from 'xstate'
 import { parseChannelMessage } from '../../protocol/channel'
+import type { LinkState } from '../../protocol/messages'
 import { videoEncodingFor } from '../encoding'
 import { syncRemoteTracks, syncSenders } from '../peerMedia'
 import { sendOnChannel } from './connection'
@@ -62,6 +63,18 @@ export const mediaActions = {
     assertEvent(event, 'remote.wantsVideo')
     return { remoteWantsVideo: event.want }
   }),
+  /** Tells the room how the pair is doing (the room shares it in its presence, and drops repeats). */
+  reportLink: enqueueActions<PeerContext, PeerEvent, LinkState, PeerEvent, never, never, never, never, never>(
+    ({ context, enqueue }, state) => {
+      const reason = context.link.failure?.reason
+      enqueue.sendParent({
+        type: 'peer.link',
+        peerId: context.peerId,
+        // A pair that knows why it cannot connect has failed, whatever its retries still try.
+        link: reason ? { state: 'failed', reason } : { state },
+      } satisfies PeerOutputEvent)
+    },
+  ),
   recordEncoded: peerSetup.assign(({ context }) => ({ encoding: { ...context.encoding, applied: true, error: null } })),
   sendOnChannel: peerSetup.createAction(({ context, event }) => {
     assertEvent(event, 'channel.send')

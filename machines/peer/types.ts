@@ -7,7 +7,7 @@
 import { setup } from 'xstate'
 import type { Logger } from '../../lib/log'
 import type { ChannelMessage } from '../../protocol/channel'
-import type { SignalData } from '../../protocol/messages'
+import type { Link as PairLink, SignalData } from '../../protocol/messages'
 import type { VideoEncoding } from '../encoding'
 import type { LocalTracks } from '../localTracks'
 import {
@@ -126,6 +126,8 @@ export type PeerOutputEvent =
   | { type: 'peer.message'; peerId: string; message: ChannelMessage }
   /** The pair's data channel went silent: the path may be gone, and the signaling socket with it. */
   | { type: 'peer.silent'; peerId: string }
+  /** How the pair is doing, for the room to share in its presence (sent when it may have changed). */
+  | { type: 'peer.link'; peerId: string; link: PairLink }
 
 /** The UI's vocabulary for a pair: what its tile shows. */
 export type PeerTag = 'connecting' | 'connected' | 'reconnecting' | 'failed'

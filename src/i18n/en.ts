@@ -99,6 +99,7 @@ export const en = {
     relayed: 'relayed',
     sending: 'Sending {{mbps}} Mbit/s of video to this person',
     videoPaused: 'Video off, to save bandwidth',
+    cantReach: "{{name}} can't reach {{others}}",
     safety: 'Safety code',
     safetyTitle: 'Check that your connection with {{name}} is private',
     safetySame: "The same on {{name}}'s screen: nobody is listening in.",

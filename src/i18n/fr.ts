@@ -97,6 +97,7 @@ export const fr: Catalog = {
     relayed: 'relayé',
     sending: 'Envoi de {{mbps}} Mbit/s de vidéo à cette personne',
     videoPaused: 'Vidéo coupée, pour économiser la bande passante',
+    cantReach: '{{name}} n’arrive pas à joindre {{others}}',
     safety: 'Code de sécurité',
     safetyTitle: 'Vérifier que votre connexion avec {{name}} est privée',
     safetySame: 'Le même sur l’écran de {{name}} : personne n’écoute.',

@@ -375,6 +375,54 @@ describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedi
   }, 120_000)
 })
 
+describe('the whole mesh, seen by everyone (Chromium)', () => {
+  it("a participant whose pairs cannot connect: the others' tiles say whom it cannot reach, and their inspector draws every pair", async () => {
+    const room = `mesh-${Date.now()}`
+    const ann = await join('chromium', room, 'Ann')
+    const ben = await join('chromium', room, 'Ben')
+    // Zed hides its address (relay only), and this room has no TURN server: Zed reaches nobody.
+    const zed = await openParticipant('chromium', app().roomUrl(room, { quality: 'low' }), { name: 'Zed' })
+    await zed.fill('display-name', 'Zed')
+    await zed.click('relay-only')
+    await zed.click('join')
+    const hint = (p: Participant, text: string) =>
+      p.evaluate((t: string) => [...document.querySelectorAll('[data-testid="mesh-hint"]')].some((h) => h.textContent === t), text)
+    await waitUntil(() => hint(ann, "Zed can't reach Ben"), { timeoutMs: 60_000, what: "Ann's page: Zed can't reach Ben" })
+    await waitUntil(() => hint(ben, "Zed can't reach Ann"), { timeoutMs: 20_000, what: "Ben's page: Zed can't reach Ann" })
+    // Ann and Ben reach each other, and their tiles for each other say nothing of the sort.
+    await ann.waitFor(
+      () => [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].some((t) => t.dataset.state === 'connected'),
+      20_000,
+      "Ben's tile connected",
+    )
+    expect(
+      await ann.evaluate(() =>
+        [...document.querySelectorAll('[data-testid="remote-tile"]')]
+          .filter((t) => t.querySelector('.name')?.textContent === 'Ben')
+          .map((t) => [t.getAttribute('data-state'), t.querySelector('[data-testid="mesh-hint"]')]),
+      ),
+    ).toEqual([['connected', null]])
+    // Ann's inspector: the pair between Zed and Ben, which Ann is not part of, drawn as failed.
+    const ids = await ann.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].map((t) => [
+          t.querySelector('.name')?.textContent,
+          t.dataset.peerId,
+        ]),
+      ),
+    )
+    await ann.click('inspector-toggle')
+    await ann.waitForTestId('inspector')
+    const pair = [ids.Zed, ids.Ben].sort().join('~')
+    await ann.waitFor(() => document.querySelectorAll('.mesh-svg line').length === 3, 20_000, 'three pairs drawn')
+    const drawn = await ann.evaluate(
+      (key: string) => document.querySelector<SVGLineElement>(`.mesh-svg line[data-pair="${key}"]`)?.dataset.state,
+      pair,
+    )
+    expect(drawn).toBe('failed')
+  }, 120_000)
+})
+
 describe('what went wrong, in plain words (Chromium)', () => {
   it('says "You\'re muted" to someone talking into a muted microphone, shows a banner while offline, and switches devices mid-call', async () => {
     const p = await join('chromium', `alone-${Date.now()}`, 'Solo')

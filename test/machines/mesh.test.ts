@@ -284,6 +284,40 @@ describe('a room of bots with real WebRTC', () => {
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
 
+  it("everyone sees the whole mesh: a participant whose pairs cannot connect says so in its presence, and the others' pair stays connected", async () => {
+    const opts = options({ timings: { disconnectedMs: 1_000, restartBackoffMs: 1_000, connectTimeoutMs: 2_000 } })
+    // Relay only, in a room with no TURN server: this participant's pairs can never connect.
+    const stuck = join({ ...opts, relay: true }, 1)
+    const b = join(opts, 2)
+    const c = join(opts, 3)
+    const idOf = (bot: Bot) => bot.call.getSnapshot().context.selfId
+    const connectedTo = (bot: Bot, other: Bot) => {
+      const id = idOf(other)
+      const ref = id ? bot.call.getSnapshot().context.peers[id] : undefined
+      return ref?.getSnapshot().hasTag('connected') ?? false
+    }
+    await waitUntil(() => connectedTo(b, c) && connectedTo(c, b) && idOf(stuck) !== null, { what: 'Bob and Cy connected' })
+    const [stuckId, bId, cId] = [stuck, b, c].map((bot) => idOf(bot)!)
+    // What Bob reads of the others' pairs, from their presence.
+    const linksAt = (viewer: Bot, of: string) => viewer.call.getSnapshot().context.roster[of]?.links ?? {}
+    await waitUntil(
+      () =>
+        linksAt(b, stuckId)[bId]?.state === 'failed' &&
+        linksAt(b, stuckId)[bId]?.reason === 'no-relay' &&
+        linksAt(b, stuckId)[cId]?.reason === 'no-relay' &&
+        linksAt(b, cId)[bId]?.state === 'connected' &&
+        linksAt(c, bId)[cId]?.state === 'connected',
+      {
+        timeoutMs: 30_000,
+        what: "every pair's state in the presence everyone sees",
+        describe: () => [linksAt(b, stuckId), linksAt(b, cId), linksAt(c, bId)],
+      },
+    )
+    expect(linksAt(c, stuckId)).toEqual(linksAt(b, stuckId))
+    // Cy's pair with the stuck participant is not connected either, by Cy's own word.
+    expect(linksAt(b, cId)[stuckId]?.state).not.toBe('connected')
+  }, 60_000)
+
   it('a network change reconnects the socket at once and restarts ICE with every peer, leaving the other pairs alone', async () => {
     const opts = options()
     const moved = join(opts, 1)

@@ -98,7 +98,10 @@ describe('roomMachine', () => {
     const bob = call(guarded.host, 'presence', { token: await mintToken(SECRET, { room: 'presence', name: 'Bob' }, 60) })
     await waitUntil(() => Object.keys(ada.getSnapshot().context.roster).length === 1, { what: 'Ada to see Bob' })
     const bobId = bob.getSnapshot().context.selfId as string
-    expect(ada.getSnapshot().context.roster[bobId]).toEqual({ name: 'Bob', mic: false, camera: false, screen: false })
+    const { links, ...presence } = ada.getSnapshot().context.roster[bobId]
+    expect(presence).toEqual({ name: 'Bob', mic: false, camera: false, screen: false })
+    // Bob's pairs, once he shares them: his one with Ada only.
+    expect(Object.keys(links ?? {}).filter((id) => id !== ada.getSnapshot().context.selfId)).toEqual([])
     bob.send({ type: 'ui.leave' })
     await waitUntil(() => bob.getSnapshot().status === 'done', { what: 'Bob to be done' })
     await waitUntil(() => Object.keys(ada.getSnapshot().context.roster).length === 0, { what: 'Ada to see Bob leave at once' })

@@ -250,6 +250,7 @@ function acceptedKinds(schema: unknown): Set<JsonKind> {
       kinds.add(node.type)
       break
     case 'variant':
+    case 'record':
       kinds.add('object')
       break
     case 'literal':

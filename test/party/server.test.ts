@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CloseCode, MAX_FRAME_BYTES, MAX_NAME_LENGTH, type SignalData } from '../../protocol/messages'
+import { CloseCode, MAX_FRAME_BYTES, MAX_LINKS, MAX_NAME_LENGTH, type SignalData } from '../../protocol/messages'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 import { TestClient, UpgradeRefused } from '../support/wsClient'
 import { waitUntil } from '../support/wait'
@@ -176,6 +176,44 @@ describe('bad input gets a clear error and loses nothing', () => {
     expect(error.message).toMatch(/name/)
     a.client.send({ type: 'presence', state: { name: 'Ada', mic: true, camera: true, screen: false } })
     expect((await b.client.next('presence')).state.name).toBe('Ada')
+  })
+
+  it("keeps a presence's links to pairs with members of the room, and refuses malformed or oversized links", async () => {
+    const room = freshRoom()
+    const a = await join(room)
+    const b = await join(room)
+    const c = await join(room)
+    const state = (links: unknown) => ({ name: 'Ada', mic: true, camera: true, screen: false, links })
+    // A pair with someone who is not in the room, and one with oneself, are dropped; the others go through.
+    a.client.send({
+      type: 'presence',
+      state: state({
+        [b.welcome.id]: { state: 'failed', reason: 'no-relay' },
+        [c.welcome.id]: { state: 'connected' },
+        nobody: { state: 'connected' },
+        [a.welcome.id]: { state: 'connected' },
+      }),
+    })
+    const kept = {
+      [b.welcome.id]: { state: 'failed', reason: 'no-relay' },
+      [c.welcome.id]: { state: 'connected' },
+    }
+    expect((await b.client.next('presence')).state.links).toEqual(kept)
+    expect((await c.client.next('presence')).state.links).toEqual(kept)
+    for (const bad of [
+      { [b.welcome.id]: { state: 'on fire' } },
+      { [b.welcome.id]: { state: 'failed', reason: 'gremlins' } },
+      { 'not an id!': { state: 'connected' } },
+      Object.fromEntries(Array.from({ length: MAX_LINKS + 1 }, (_, i) => [`peer${i}`, { state: 'connected' }])),
+    ]) {
+      a.client.send({ type: 'presence', state: state(bad) })
+      expect((await a.client.next('error')).code).toBe('bad-message')
+    }
+    // Nothing of it reached the others; a good presence still does.
+    a.client.send({ type: 'presence', state: state({ [c.welcome.id]: { state: 'reconnecting' } }) })
+    // The next presence each hears is that one: the refused ones went nowhere.
+    for (const other of [b, c])
+      expect((await other.client.next('presence')).state.links).toEqual({ [c.welcome.id]: { state: 'reconnecting' } })
   })
 
   it('answers malformed frames with bad-message, keeps the socket open and shows others nothing', async () => {

@@ -54,7 +54,7 @@ export function LocalTile() {
 
 /** A remote participant: video, name, mute marker, speaking ring, connection badge, quality. */
 export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string; peer: PeerRef; videoOff?: boolean }) {
-  const { t } = useTranslation()
+  const { t, i18n } = useTranslation()
   const presence = CallContext.useSelector((s) => s.context.roster[peerId])
   const tag = useSelector(peer, peerTag)
   const stream = useSelector(peer, (s) => s.context.link.remoteStream)
@@ -63,6 +63,12 @@ export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string;
   const uplink = useSelector(peer, (s) => s.context.encoding.camera.maxBitrate)
   const speaking = useSpeaking(tracks.audio ? stream : null, tracks.audio)
   const route = useRoute(peerId)
+  const selfId = CallContext.useSelector((s) => s.context.selfId)
+  const roster = CallContext.useSelector((s) => s.context.roster)
+  // Whom this person cannot reach, by their own word (their presence's links): not us, we know our own pair.
+  const unreachable = Object.entries(presence?.links ?? {})
+    .filter(([id, link]) => id !== selfId && id in roster && (link.state === 'failed' || link.reason !== undefined))
+    .map(([id]) => roster[id].name)
   const name = presence?.name ?? t('common.someone')
   const problemText = problem ? t(problem.reason === 'no-relay' ? 'tile.noRelay' : 'tile.iceFailed') : undefined
   const showVideo = tracks.video && presence?.camera !== false && !videoOff
@@ -79,6 +85,11 @@ export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string;
         <div className="avatar overlay" aria-hidden="true">
           {initials(name)}
         </div>
+      )}
+      {unreachable.length > 0 && (
+        <p className="mesh-hint" data-testid="mesh-hint" role="status">
+          {t('tile.cantReach', { name, others: new Intl.ListFormat(i18n.language, { type: 'conjunction' }).format(unreachable) })}
+        </p>
       )}
       {videoOff && (
         <p className="video-paused" data-testid="video-paused">

@@ -246,40 +246,78 @@ function stateText(value: StateValue): string {
     .join(', ')
 }
 
-/** One node per participant; edges from this participant coloured by each pair's state. */
+const PAIR_TAGS = ['failed', 'reconnecting', 'connecting', 'connected'] as const
+type PairTag = (typeof PAIR_TAGS)[number] | 'unknown'
+
+/** Each participant's own word on its pairs, from the presence in the roster (`links`). */
+function rosterLinks(context: unknown): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {}
+  const roster = typeof context === 'object' && context !== null && 'roster' in context ? context.roster : undefined
+  if (typeof roster !== 'object' || roster === null) return out
+  for (const [id, presence] of Object.entries(roster)) {
+    const links = typeof presence === 'object' && presence !== null && 'links' in presence ? presence.links : undefined
+    if (typeof links !== 'object' || links === null) continue
+    out[id] = {}
+    for (const [other, link] of Object.entries(links)) {
+      if (typeof link === 'object' && link !== null && 'state' in link && typeof link.state === 'string') out[id][other] = link.state
+    }
+  }
+  return out
+}
+
+/** This participant's own shared links, from its presence in the room's context. */
+function ownPresenceLinks(context: unknown): Record<string, string> | null {
+  const presence = typeof context === 'object' && context !== null && 'presence' in context ? context.presence : undefined
+  return presence ? (rosterLinks({ roster: { self: presence } }).self ?? null) : null
+}
+
+/** The worse of two sides' words on a pair (a pair is only as good as its worse side). */
+function worse(a: string | undefined, b: string | undefined): PairTag {
+  const known = [a, b].filter((t): t is PairTag => PAIR_TAGS.includes(t as (typeof PAIR_TAGS)[number]))
+  return PAIR_TAGS.find((t) => known.includes(t)) ?? 'unknown'
+}
+
+/**
+ * The whole mesh, N×N: one node per participant on a circle, one edge per
+ * pair. This participant's pairs come from its own peer machines; the pairs
+ * between the others from what each of them shares in its presence.
+ */
 function MeshOverview({ data, states }: { data: InspectorData; states: Record<string, StateEntry> }) {
   const peers = data.actors.filter((a) => a.kind === 'peer')
   const names = rosterNames(states.room?.context)
-  const size = 220
-  const radius = 80
+  const links = rosterLinks(states.room?.context)
+  const ownLinks = ownPresenceLinks(states.room?.context)
+  if (data.selfId && ownLinks) links[data.selfId] = ownLinks
+  const size = 240
+  const radius = 90
   const center = size / 2
-  const nodes = [
-    { id: data.selfId ?? 'you', label: `${names[data.selfId ?? ''] ?? 'you'} (self)`, x: center, y: center },
-    ...peers.map((p, i) => {
-      const angle = (2 * Math.PI * i) / Math.max(1, peers.length) - Math.PI / 2
-      return { id: p.label, label: names[p.label] ?? p.label, x: center + radius * Math.cos(angle), y: center + radius * Math.sin(angle) }
+  const selfId = data.selfId ?? 'you'
+  const ids = [selfId, ...peers.map((p) => p.label)]
+  const nodes = ids.map((id, i) => {
+    const angle = (2 * Math.PI * i) / ids.length - Math.PI / 2
+    const label = id === selfId ? `${names[selfId] ?? 'you'} (self)` : (names[id] ?? id)
+    return { id, label, x: center + radius * Math.cos(angle), y: center + radius * Math.sin(angle) }
+  })
+  const edges = nodes.flatMap((a, i) =>
+    nodes.slice(i + 1).map((b) => {
+      // Our own pairs: as we share them (a known failure counts as failed), else as the peer machine's tags say.
+      const own = (peer: string) => {
+        const shared = links[selfId]?.[peer]
+        if (shared) return worse(shared, undefined)
+        const tags = states[peer]?.tags ?? []
+        return PAIR_TAGS.find((t) => tags.includes(t)) ?? 'unknown'
+      }
+      const tag: PairTag = a.id === selfId ? own(b.id) : worse(links[a.id]?.[b.id], links[b.id]?.[a.id])
+      return { a, b, tag, key: [a.id, b.id].sort().join('~') }
     }),
-  ]
+  )
   return (
     <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label={`Mesh of ${nodes.length} participants`} className="mesh-svg">
-      {nodes.slice(1).map((node) => {
-        const tags = states[node.id]?.tags ?? []
-        const tag = ['failed', 'reconnecting', 'connecting', 'connected'].find((t) => tags.includes(t)) ?? 'unknown'
-        return (
-          <line
-            key={node.id}
-            x1={center}
-            y1={center}
-            x2={node.x}
-            y2={node.y}
-            className={`pair ${tag}`}
-            data-pair={node.id}
-            data-state={tag}
-          >
-            <title>{`${node.label}: ${tag}`}</title>
-          </line>
-        )
-      })}
+      {edges.map(({ a, b, tag, key }) => (
+        <line key={key} x1={a.x} y1={a.y} x2={b.x} y2={b.y} className={`pair ${tag}`} data-pair={key} data-state={tag}>
+          <title>{`${a.label} – ${b.label}: ${tag}`}</title>
+        </line>
+      ))}
       {nodes.map((node) => (
         <g key={node.id} transform={`translate(${node.x},${node.y})`}>
           <circle r={14} className="participant" />
