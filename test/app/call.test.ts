@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startAppServer, type AppServer } from '../support/appServer'
 import { closeBrowsers, openParticipant, saveArtifactsOnFailure, type BrowserKind, type Participant } from '../support/participant'
-import { seesPlaying as playing } from '../support/callPage'
+import { seesPlaying as playing, seesScreenPlaying } from '../support/callPage'
 
 // The built app, served with the real room server (partykit dev with the
 // deployment config), driven through its UI in Debian's Chromium and Firefox.
@@ -90,14 +90,7 @@ describe('a four-person call in Chromium and Firefox', () => {
     const [ada, ...others] = people
     await ada.click('toggle-screen')
     for (const p of others) {
-      await p.waitFor(
-        () => {
-          const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-screen"] video')
-          return video !== null && video.videoWidth > 0 && video.currentTime > 0
-        },
-        30_000,
-        'the shared screen playing',
-      )
+      await seesScreenPlaying((fn) => p.evaluate(fn), { who: String(p) })
     }
     expect(await ada.attr('toggle-screen', 'aria-pressed')).toBe('true')
     await ada.click('toggle-screen')

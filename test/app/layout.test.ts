@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { appForFile } from '../support/appServer'
-import { seesPlaying as playing } from '../support/callPage'
+import { seesPlaying as playing, seesScreenPlaying } from '../support/callPage'
 import { openParticipant, saveArtifactsOnFailure, type BrowserKind, type OpenOptions, type Participant } from '../support/participant'
 import { waitUntil } from '../support/wait'
 
@@ -189,14 +189,7 @@ describe('the stage, in Chromium and Firefox', () => {
     }
     // And the screen plays there.
     for (const p of [bob, cy]) {
-      await p.waitFor(
-        () => {
-          const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-screen"] video')
-          return video !== null && video.videoWidth > 0 && video.currentTime > 0
-        },
-        30_000,
-        'the shared screen playing',
-      )
+      await seesScreenPlaying((fn) => p.evaluate(fn), { who: String(p) })
     }
     await screenshot(bob, 'screen-share')
     await ada.click('toggle-screen')
@@ -389,19 +382,20 @@ describe('the whole mesh, seen by everyone (Chromium)', () => {
       p.evaluate((t: string) => [...document.querySelectorAll('[data-testid="mesh-hint"]')].some((h) => h.textContent === t), text)
     await waitUntil(() => hint(ann, "Zed can't reach Ben"), { timeoutMs: 60_000, what: "Ann's page: Zed can't reach Ben" })
     await waitUntil(() => hint(ben, "Zed can't reach Ann"), { timeoutMs: 20_000, what: "Ben's page: Zed can't reach Ann" })
-    // Ann and Ben reach each other, and their tiles for each other say nothing of the sort.
+    // Ann and Ben reach each other. Ben's tile on Ann's page names whom Ben cannot reach: Zed only, never Ann.
     await ann.waitFor(
       () => [...document.querySelectorAll<HTMLElement>('[data-testid="remote-tile"]')].some((t) => t.dataset.state === 'connected'),
       20_000,
       "Ben's tile connected",
     )
+    await waitUntil(() => hint(ann, "Ben can't reach Zed"), { timeoutMs: 60_000, what: "Ann's page: Ben can't reach Zed" })
     expect(
       await ann.evaluate(() =>
         [...document.querySelectorAll('[data-testid="remote-tile"]')]
           .filter((t) => t.querySelector('.name')?.textContent === 'Ben')
-          .map((t) => [t.getAttribute('data-state'), t.querySelector('[data-testid="mesh-hint"]')]),
+          .map((t) => [t.getAttribute('data-state'), t.querySelector('[data-testid="mesh-hint"]')?.textContent]),
       ),
-    ).toEqual([['connected', null]])
+    ).toEqual([['connected', "Ben can't reach Zed"]])
     // Ann's inspector: the pair between Zed and Ben, which Ann is not part of, drawn as failed.
     const ids = await ann.evaluate(() =>
       Object.fromEntries(

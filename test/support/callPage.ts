@@ -44,3 +44,18 @@ export async function seesPlaying(
     { timeoutMs, what: `${who}: every remote video playing`, describe: () => last },
   )
 }
+
+/** Waits until the page plays a remote screen share: frames decoded and time advancing. */
+export async function seesScreenPlaying(
+  evaluate: Evaluate,
+  { who, timeoutMs = 30_000 }: { who: string; timeoutMs?: number },
+): Promise<void> {
+  await waitUntil(
+    () =>
+      evaluate(() => {
+        const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-screen"] video')
+        return video !== null && video.videoWidth > 0 && video.currentTime > 0
+      }),
+    { timeoutMs, what: `${who}: the shared screen playing` },
+  )
+}

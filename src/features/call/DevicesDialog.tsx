@@ -1,17 +1,11 @@
-import { useEffect, useRef } from 'react'
+import { useModalDialog } from '../../shared/useModalDialog'
 import { useTranslation } from 'react-i18next'
 import { DevicePickers } from '../../shared/DevicePickers'
 
 /** The microphone and camera pickers during the call, in a modal dialog (under More). */
 export function DevicesDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { t } = useTranslation()
-  const ref = useRef<HTMLDialogElement>(null)
-  useEffect(() => {
-    const dialog = ref.current
-    if (!dialog) return
-    if (open && !dialog.open) dialog.showModal()
-    if (!open && dialog.open) dialog.close()
-  }, [open])
+  const ref = useModalDialog(open)
   return (
     <dialog ref={ref} className="help devices" data-testid="devices-dialog" aria-labelledby="devices-title" onClose={onClose}>
       <h2 id="devices-title">{t('controls.devices')}</h2>

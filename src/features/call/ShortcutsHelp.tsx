@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react'
+import { useModalDialog } from '../../shared/useModalDialog'
 import { useTranslation } from 'react-i18next'
 
 const SHORTCUTS = [
@@ -12,13 +12,7 @@ const SHORTCUTS = [
 /** The keyboard shortcuts, in a modal dialog (`?`). */
 export function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { t } = useTranslation()
-  const ref = useRef<HTMLDialogElement>(null)
-  useEffect(() => {
-    const dialog = ref.current
-    if (!dialog) return
-    if (open && !dialog.open) dialog.showModal()
-    if (!open && dialog.open) dialog.close()
-  }, [open])
+  const ref = useModalDialog(open)
   return (
     <dialog ref={ref} className="help" data-testid="shortcuts-help" aria-labelledby="shortcuts-title" onClose={onClose}>
       <h2 id="shortcuts-title">{t('help.title')}</h2>
