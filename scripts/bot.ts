@@ -3,8 +3,8 @@
  *
  *   npm run bot -- --host 127.0.0.1:1999 --room demo --peers 3 --seconds 20 [--json] [--token T] [--dump FILE] [--relay]
  *
- * Prints a line per peer as its machines move, then a summary (JSON with
- * --json). Exits 0 only if every bot was connected to every other participant.
+ * Prints a line per peer as its machines move (and, with --dump, as each
+ * connection's candidate pair changes), then a summary (JSON with --json). Exits 0 only if every bot was connected to every other participant.
  * --dump writes each bot's session in the inspector's format (FILE for one
  * bot; FILE with -1, -2… before the extension for several), to open at /inspect.
  */
@@ -70,6 +70,18 @@ function progress(bot: Bot) {
   if (lines.get(bot.name) !== line) {
     lines.set(bot.name, line)
     out(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s ${line}`)
+  }
+  // The candidate pair each connection uses, from the stats the dump
+  // records: the network lab waits on it before a fault, so that the dump
+  // knows the path the fault took away.
+  for (const [peerId, samples] of Object.entries(bot.recorder?.stats() ?? {})) {
+    const pair = samples.at(-1)?.pair
+    if (!pair) continue
+    const path = `${bot.name} (${snapshot.context.selfId ?? '…'}) path ${peerId} ${pair.localAddress ?? '?'} ${pair.remoteAddress ?? '?'} ${pair.localType}/${pair.remoteType}`
+    if (lines.get(`${bot.name} ${peerId}`) !== path) {
+      lines.set(`${bot.name} ${peerId}`, path)
+      out(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s ${path}`)
+    }
   }
   if (fullMeshMs === null && bots.length === count && bots.every((b) => isFullyConnected(b, count - 1))) {
     fullMeshMs = Date.now() - started

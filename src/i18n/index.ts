@@ -58,7 +58,3 @@ export function setLanguage(lng: Language): void {
   }
   void i18n.changeLanguage(lng)
 }
-
-export function currentLanguage(): Language {
-  return isLanguage(i18n.language) ? i18n.language : 'en'
-}

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { appForFile } from '../support/appServer'
 import { seesPlaying as playing, seesScreenPlaying } from '../support/callPage'
 import { openParticipant, saveArtifactsOnFailure, type BrowserKind, type OpenOptions, type Participant } from '../support/participant'
@@ -107,6 +107,21 @@ const spotlight =
     return null
   }
 
+/** A spotlight on the remote tile at `index`, the others in the strip. */
+const spotlightOn = (index: number) =>
+  spotlight(
+    (g) => g.remotes[index],
+    (g) => [...(g.local ? [g.local] : []), ...g.remotes.filter((_, i) => i !== index)],
+  )
+
+/** Where the remote tile of the person called `name` is, in page order. */
+const remoteIndex = (p: Participant, name: string) =>
+  p.evaluate(
+    (n: string) =>
+      [...document.querySelectorAll('[data-testid="remote-tile"]')].findIndex((t) => t.querySelector('.name')?.textContent === n),
+    name,
+  )
+
 async function join(kind: BrowserKind, room: string, name: string, options: OpenOptions = {}): Promise<Participant> {
   const p = await openParticipant(kind, app().roomUrl(room, { quality: 'low' }), { name, ...options })
   await p.fill('display-name', name)
@@ -129,6 +144,9 @@ describe('the stage, in Chromium and Firefox', () => {
   let ada: Participant
   let bob: Participant
   let cy: Participant
+  let dee: Participant
+  // Four pages decoding video would slow every test after these.
+  afterAll(() => Promise.all([ada, bob, cy, dee].map((p) => p?.close())))
 
   it('1:1: the remote fills the stage and your own view is an inset in a corner, which moves and is remembered', async () => {
     ada = await join('chromium', room, 'Ada')
@@ -154,21 +172,14 @@ describe('the stage, in Chromium and Firefox', () => {
   }, 120_000)
 
   it('pin: a pinned tile takes the stage with the others in a strip, and unpinning goes back to the grid', async () => {
-    const bobSlot = await ada.evaluate(() =>
-      [...document.querySelectorAll('[data-testid="remote-tile"]')].findIndex((t) => t.querySelector('.name')?.textContent === 'Bob'),
-    )
+    const bobSlot = await remoteIndex(ada, 'Bob')
     expect(bobSlot).toBeGreaterThanOrEqual(0)
     // The pin buttons, in slot order: yours first, then each remote.
     await ada.evaluate((index: number) => {
       const slots = [...document.querySelectorAll('[data-testid="remote-tile"]')].map((t) => t.closest('.slot'))
       slots[index]?.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"]')?.click()
     }, bobSlot)
-    const pinned = (g: Geometry) => g.remotes[bobSlot]
-    await settles(
-      ada,
-      "Bob's tile in the spotlight",
-      spotlight(pinned, (g) => [...(g.local ? [g.local] : []), ...g.remotes.filter((_, i) => i !== bobSlot)]),
-    )
+    await settles(ada, "Bob's tile in the spotlight", spotlightOn(bobSlot))
     // Only Ada pinned: the others keep their grid.
     for (const p of [bob, cy]) await settles(p, 'an even grid of 3', evenGrid(3))
     await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"][aria-pressed="true"]')?.click())
@@ -228,15 +239,22 @@ describe('the stage, in Chromium and Firefox', () => {
           ]),
         ),
       )
-    /** Waits until, over two seconds of frames from `flowing`, the tiles named in `still` presented none. */
-    const stillWhile = async (p: Participant, still: string[], flowing: string) => {
-      const start = await frames(p)
-      await waitUntil(async () => (await frames(p))[flowing] > start[flowing] + 12, { what: `${p}: frames from ${flowing}` })
-      const settled = await frames(p)
-      await waitUntil(async () => (await frames(p))[flowing] > settled[flowing] + 12, { what: `${p}: more frames from ${flowing}` })
-      const now = await frames(p)
-      for (const name of still) expect(now[name] - settled[name], `${p}: frames from ${name}`).toBe(0)
-    }
+    /**
+     * Waits until the tiles named in `still` on `p`'s page present no frame
+     * for as long as `witness`'s page presents 25 new ones from `flowing`:
+     * the pause has taken, and holds.
+     */
+    const stillWhile = (p: Participant, still: string[], witness: Participant, flowing: string) =>
+      waitUntil(
+        async () => {
+          const before = await frames(p)
+          const seen = await frames(witness)
+          await waitUntil(async () => (await frames(witness))[flowing] > seen[flowing] + 25, { what: `${witness}: frames from ${flowing}` })
+          const after = await frames(p)
+          return still.every((name) => after[name] === before[name])
+        },
+        { timeoutMs: 30_000, what: `${p}: no frames from ${still.join(', ')}` },
+      )
     /** Waits until each named tile presents new frames. */
     const flows = async (p: Participant, names: string[]) => {
       const start = await frames(p)
@@ -255,7 +273,7 @@ describe('the stage, in Chromium and Firefox', () => {
       bob?.closest('.slot')?.querySelector<HTMLButtonElement>('[data-testid="video-toggle"]')?.click()
     })
     await ada.waitForTestId('video-paused')
-    await stillWhile(ada, ['Bob'], 'Cy')
+    await stillWhile(ada, ['Bob'], ada, 'Cy')
     await flows(bob, ['Ada', 'Cy'])
     await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="video-toggle"][aria-pressed="true"]')?.click())
     await ada.waitForTestId('video-paused', { state: 'detached' })
@@ -276,11 +294,7 @@ describe('the stage, in Chromium and Firefox', () => {
         "Ada's initials instead of her video",
       )
     }
-    const start = await frames(ada)
-    await flows(bob, ['Cy'])
-    await flows(bob, ['Cy'])
-    const now = await frames(ada)
-    expect([now.Bob - start.Bob, now.Cy - start.Cy]).toEqual([0, 0])
+    await stillWhile(ada, ['Bob', 'Cy'], bob, 'Cy')
     await ada.click('more')
     await ada.click('audio-only')
     expect(await ada.attr('toggle-camera', 'aria-pressed')).toBe('true')
@@ -296,23 +310,9 @@ describe('the stage, in Chromium and Firefox', () => {
         document.dispatchEvent(new Event('visibilitychange'))
       }, hidden)
     await setHidden(ada, true)
-    await stillWhileOthers()
+    await stillWhile(ada, ['Bob', 'Cy'], bob, 'Cy')
     await setHidden(ada, false)
     await flows(ada, ['Bob', 'Cy'])
-
-    /** Ada's tiles present nothing for as long as Bob's page presents 25 new frames from Cy, once the pause has taken. */
-    async function stillWhileOthers() {
-      await waitUntil(
-        async () => {
-          const before = await frames(ada)
-          const bobBefore = await frames(bob)
-          await waitUntil(async () => (await frames(bob)).Cy > bobBefore.Cy + 25, { what: "frames from Cy on Bob's page" })
-          const after = await frames(ada)
-          return after.Bob === before.Bob && after.Cy === before.Cy
-        },
-        { timeoutMs: 30_000, what: "Ada's hidden page to stop receiving video" },
-      )
-    }
   }, 120_000)
 
   it('the keyboard shortcuts are listed in a dialog that ? opens', async () => {
@@ -325,6 +325,70 @@ describe('the stage, in Chromium and Firefox', () => {
       await p.waitForTestId('shortcuts-help', { state: 'hidden' })
     }
   }, 30_000)
+
+  it('4 people: an even grid of four on every page', async () => {
+    dee = await join('firefox', room, 'Dee')
+    for (const p of [ada, bob, cy, dee]) {
+      await seesPlaying(p, 3)
+      await settles(p, 'an even grid of 4', evenGrid(4))
+    }
+  }, 120_000)
+
+  it('follow the speaker: the one speaking takes the stage after a hold-off, keeps it while another talks over them, and hands it on when they stop', async () => {
+    // Firefox's fake microphone is a steady tone: Cy and Dee both speak, on
+    // and on. Chromium's beeps now and then; Bob mutes, so he is out of it.
+    await bob.click('toggle-mic')
+    const spotlit = () => ada.evaluate(() => document.querySelector('.slot.spotlit [data-testid="remote-tile"] .name')?.textContent ?? null)
+    const followed = async (name: string | null, what: string) => {
+      await waitUntil(async () => (await spotlit()) === name, { timeoutMs: 20_000, what: `${ada}: ${what}` })
+      return name
+    }
+    expect(await spotlit()).toBeNull()
+    await ada.click('more')
+    await ada.click('follow-speaker')
+    await waitUntil(async () => ['Cy', 'Dee'].includes((await spotlit()) ?? ''), {
+      timeoutMs: 20_000,
+      what: `${ada}: Cy or Dee in the spotlight`,
+    })
+    const first = (await spotlit())!
+    const other = first === 'Cy' ? 'Dee' : 'Cy'
+    await settles(ada, `${first}'s tile in the spotlight`, spotlightOn(await remoteIndex(ada, first)))
+    // Both speak: whoever has the stage keeps it, for as long as Ada's page
+    // shows 60 new frames of the other one.
+    const frames = () =>
+      ada.evaluate((name: string) => {
+        const tile = [...document.querySelectorAll('[data-testid="remote-tile"]')].find(
+          (t) => t.querySelector('.name')?.textContent === name,
+        )
+        return tile?.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0
+      }, other)
+    const start = await frames()
+    await waitUntil(
+      async () => {
+        expect(await spotlit()).toBe(first)
+        return (await frames()) > start + 60
+      },
+      { what: `${ada}: 60 frames of ${other}` },
+    )
+    // The speaker stops (mutes): the other one takes the stage.
+    await (first === 'Cy' ? cy : dee).click('toggle-mic')
+    await followed(other, `${other} in the spotlight once ${first} stopped`)
+    // A pin still wins, and unpinning goes back to the speaker.
+    await ada.evaluate(() => {
+      const bob = [...document.querySelectorAll('[data-testid="remote-tile"]')].find((t) => t.querySelector('.name')?.textContent === 'Bob')
+      bob?.closest('.slot')?.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"]')?.click()
+    })
+    await followed('Bob', 'Bob pinned in the spotlight')
+    await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"][aria-pressed="true"]')?.click())
+    await followed(other, `${other} back in the spotlight`)
+    // Off: the grid, and remembered so.
+    await ada.click('more')
+    expect(await ada.attr('follow-speaker', 'aria-pressed')).toBe('true')
+    await ada.click('follow-speaker')
+    await settles(ada, 'back to the grid of 4', evenGrid(4))
+    expect(await ada.evaluate(() => localStorage.getItem('meshcall.follow'))).toBe('off')
+    for (const p of [bob, first === 'Cy' ? cy : dee]) await p.click('toggle-mic')
+  }, 120_000)
 })
 
 describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedia)', () => {
@@ -364,7 +428,7 @@ describe('a phone (Chromium mobile emulation, 390×844, touch, no getDisplayMedi
     await phone.click('toggle-chat')
     await phone.waitForTestId('chat-input')
     await settles(phone, 'the 1:1 layout under the chat sheet', oneToOne('bottom-right'))
-    await desk.close()
+    await Promise.all([desk, phone].map((p) => p.close()))
   }, 120_000)
 })
 

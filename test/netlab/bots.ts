@@ -74,6 +74,10 @@ export type LiveBot = {
    * that took; throws `what` after `timeoutMs`, or at once if the bot exited.
    */
   until(check: (latest: Progress) => boolean, what: string, timeoutMs?: number): Promise<number>
+  /** The candidate pair each of its connections uses, by peer id, as `local remote`, from its stats (none with `--json`). */
+  paths(): Readonly<Record<string, string>>
+  /** Resolves once its stats name the candidate pair of `peers` connections; as {@link until} otherwise. */
+  untilPaths(peers: number, timeoutMs?: number): Promise<number>
   done: Promise<BotRun>
 }
 
@@ -110,6 +114,7 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
   ]
   const proc = lab.spawn(participant.home, process.execPath, args, { cwd: ROOT })
   const lines: Progress[] = []
+  const paths: Record<string, string> = {}
   let partial = ''
   proc.child.stdout?.on('data', (chunk: Buffer) => {
     const text = partial + chunk.toString('utf8')
@@ -118,6 +123,8 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
     for (const line of complete) {
       const parsed = parseProgress(line, Date.now())
       if (parsed) lines.push(parsed)
+      const path = parsePath(line)
+      if (path) paths[path.peerId] = path.path
     }
   })
   const overdue = setTimeout(() => void proc.stop(), (options.seconds + 30) * 1000)
@@ -127,20 +134,31 @@ export function startBot(lab: Lab, participant: Participant, options: BotOptions
     rmSync(dir, { recursive: true, force: true })
     return run
   })
+  const until = (check: () => boolean, what: string, timeoutMs = 30_000) =>
+    waitFor(
+      () => {
+        if (check()) return true
+        if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+          throw new Error(`bot ${participant.index} exited before ${what}`)
+        return false
+      },
+      { what: `bot ${participant.index}: ${what}`, timeoutMs, detail: () => proc.output().slice(-2000) },
+    )
   return {
     participant,
     progress: () => lines,
-    until: (check, what, timeoutMs = 30_000) =>
-      waitFor(
+    until: (check, what, timeoutMs) =>
+      until(
         () => {
           const latest = lines.at(-1)
-          if (latest && check(latest)) return true
-          if (proc.child.exitCode !== null || proc.child.signalCode !== null)
-            throw new Error(`bot ${participant.index} exited before ${what}`)
-          return false
+          return latest !== undefined && check(latest)
         },
-        { what: `bot ${participant.index}: ${what}`, timeoutMs, detail: () => proc.output().slice(-2000) },
+        what,
+        timeoutMs,
       ),
+    paths: () => paths,
+    untilPaths: (peers, timeoutMs) =>
+      until(() => Object.keys(paths).length >= peers, `the candidate pairs of ${peers} connections`, timeoutMs),
     done,
   }
 }
@@ -165,6 +183,12 @@ export function parseProgress(line: string, at: number): Progress | null {
     peers[item.slice(0, colon)] = state
   }
   return { at, selfId: self === '…' ? null : self, room, peers }
+}
+
+/** Parses `  3.2s Bot 1 (abc) path def 100.64.1.2:5000 203.0.113.3:6000 host/srflx` (scripts/bot.ts `progress()`); null for any other line. */
+export function parsePath(line: string): { peerId: string; path: string } | null {
+  const match = /^\s*\d+\.\ds .+? \(\S+\) path (\S+) (\S+ \S+) \S+$/.exec(line)
+  return match ? { peerId: match[1], path: match[2] } : null
 }
 
 function isPeerState(value: string): value is PeerReport['state'] {

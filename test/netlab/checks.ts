@@ -165,6 +165,15 @@ export function pathMovedAfter(s: Side, from: number): StatsSample | null {
   return samples.find((x) => x.t > from && path(x) !== null && path(x) !== before) ?? null
 }
 
+/** For a failure's message: the candidate pair in use at `from`, and every one seen after it, in order, as `local remote` (types in brackets). */
+export function pathsAround(s: Side, from: number): string {
+  const samples = s.peerId ? statsOf(s.run.dump, s.peerId) : []
+  const named = (x: StatsSample | undefined) => (x?.pair ? `${path(x)} [${x.pair.localType}/${x.pair.remoteType}]` : 'none')
+  const after = samples.filter((x) => x.t > from).map(named)
+  const distinct = after.filter((p, i) => p !== after[i - 1])
+  return `at the fault ${named(samples.filter((x) => x.t <= from).at(-1))}; after it ${distinct.join(' → ') || 'no sample'} (${after.length} samples)`
+}
+
 /**
  * How long after \`from\` video was decoded again once it had stopped: the
  * first sample with frames after the first one without. 0 if it never

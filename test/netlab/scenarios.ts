@@ -35,6 +35,7 @@ import {
   recoveredInPlace,
   side,
   pathMovedAfter,
+  pathsAround,
   videoBackAfter,
   videoResumedAfter,
   videoThroughout,
@@ -541,6 +542,8 @@ function networkSwitch({ blind }: { blind: boolean }): Scenario {
     drive: async ({ lab, log, bot, mark }) => {
       const bots = lab.participants.map((p) => bot(p, 25, { blindToNetwork: blind }))
       await Promise.all(bots.map((b) => b.until(connectedTo(1), 'connected to the other', 40_000)))
+      // The dumps must know the path the change takes away.
+      await Promise.all(bots.map((b) => b.untilPaths(1)))
       const from = lab.participants[0].address
       const change = changeAddress(lab, lab.participants[0])
       const switched = mark('switched')
@@ -574,7 +577,9 @@ function networkSwitch({ blind }: { blind: boolean }): Scenario {
         ...(left ? [] : [`${moved.who} never left connected after the switch`]),
         ...recoveredInPlace(moved, { cut: marks.switched, restored }, { mustNotice: true }),
         ...recoveredInPlace(far, { cut: marks.switched, restored }, { mustNotice: blind }),
-        ...sides.flatMap((s) => (pathMovedAfter(s, marks.switched) ? [] : [`${s.who} is still on its old candidate pair`])),
+        ...sides.flatMap((s) =>
+          pathMovedAfter(s, marks.switched) ? [] : [`${s.who} is still on its old candidate pair: ${pathsAround(s, marks.switched)}`],
+        ),
       ]
       const restarts = sides.map((s) => s.moments.at(-1)?.restarts ?? 0)
       // The old address took the signaling socket with it. Watching its

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseDump } from '../../machines/inspect/recorder'
+import { parsePath, parseProgress } from '../netlab/bots'
 import { startRoomServer, type RoomServer } from '../support/roomServer'
 
 const run = promisify(execFile)
@@ -97,6 +98,25 @@ describe('npm run bot', () => {
         expect(dump.stats[peerId].some((s) => (s.inBps ?? 0) > 0)).toBe(true)
         expect(dump.environment.userAgent).toMatch(/^node /)
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  it("prints each bot's states and, with --dump, each connection's candidate pair, in the lines the network lab reads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshcall-progress-'))
+    try {
+      const args = ['--host', server.host, '--room', 'bots-progress', '--peers', '2', '--seconds', '3', '--dump', join(dir, 's.json')]
+      const { stdout } = await run(TSX, [SCRIPT, ...args])
+      const lines = stdout.split('\n')
+      const states = lines.map((line) => parseProgress(line, 0)).filter((p) => p !== null)
+      const ids = [...new Set(states.map((p) => p.selfId).filter((id) => id !== null))]
+      expect(ids).toHaveLength(2)
+      // Each bot was connected to the other, and named the pair it used.
+      for (const id of ids) expect(states.some((p) => p.selfId === id && Object.values(p.peers).includes('connected'))).toBe(true)
+      const paths = lines.map(parsePath).filter((p) => p !== null)
+      expect(new Set(paths.map((p) => p.peerId))).toEqual(new Set(ids))
+      for (const { path } of paths) expect(path).toMatch(/^\S+:\d+ \S+:\d+$/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

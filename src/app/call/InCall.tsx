@@ -12,6 +12,7 @@ import { ChatPanel } from '../../features/chat/ChatPanel'
 import { Toasts, useToasts } from '../../features/toasts/Toasts'
 import { CallContext } from '../../shared/callContext'
 import { useLongHidden, useVideoWants } from '../../features/call/useVideoWants'
+import { useFollowSetting, useFollowSpeaker } from '../../features/call/useFollowSpeaker'
 import { useRecorder } from '../../shared/inspection'
 import { useOnline } from '../../shared/useOnline'
 
@@ -63,6 +64,8 @@ export function InCall() {
   const [audioOnly, setAudioOnly] = useState(false)
   const [videoOff, setVideoOff] = useState<ReadonlySet<string>>(() => new Set())
   const hidden = useLongHidden()
+  const [following, toggleFollowing] = useFollowSetting()
+  const { speaker, onSpeaking } = useFollowSpeaker(Object.keys(peers))
   const online = useOnline()
   useVideoWants(peers, { audioOnly, videoOff, hidden })
   const media = CallContext.useSelector((s) => s.context.media)
@@ -107,7 +110,7 @@ export function InCall() {
     ...entries.map(([id, ref]) => ({
       key: id,
       label: roster[id]?.name ?? t('common.someone'),
-      node: <RemoteTile peerId={id} peer={ref} videoOff={audioOnly || videoOff.has(id)} />,
+      node: <RemoteTile peerId={id} peer={ref} videoOff={audioOnly || videoOff.has(id)} onSpeaking={onSpeaking} />,
       videoOff: videoOff.has(id),
     })),
     ...entries
@@ -118,9 +121,11 @@ export function InCall() {
         node: <ScreenTile peerId={id} peer={ref} />,
       })),
   ]
-  // A pin wins; otherwise the first shared screen takes the stage.
+  // A pin wins; then the first shared screen; then, followed, the speaker
+  // (from three people up: in a 1:1 call the other one fills the stage anyway).
   const shared = tiles.find((t) => t.key.startsWith('screen:'))?.key ?? null
-  const spotlight = pinned !== null && tiles.some((t) => t.key === pinned) ? pinned : shared
+  const followed = following && count >= 3 ? speaker : null
+  const spotlight = pinned !== null && tiles.some((t) => t.key === pinned) ? pinned : (shared ?? followed)
 
   return (
     <div className={`call${chatOpen ? ' with-chat' : ''}${inspecting ? ' inspecting' : ''}`}>
@@ -173,6 +178,8 @@ export function InCall() {
         onDevices={() => setDevicesOpen(true)}
         audioOnly={audioOnly}
         onToggleAudioOnly={toggleAudioOnly}
+        following={following}
+        onToggleFollowing={toggleFollowing}
         onCopied={(ok) => push(ok ? t('call.linkCopied') : t('call.linkNotCopied'), ok ? 'info' : 'error')}
       />
       <Toasts toasts={toasts} />

@@ -5,6 +5,7 @@ import {
   Keyboard,
   Link,
   Settings,
+  Speech,
   MessageSquare,
   Mic,
   MicOff,
@@ -72,6 +73,8 @@ export function Controls({
   onHelp,
   audioOnly,
   onToggleAudioOnly,
+  following,
+  onToggleFollowing,
   onDevices,
 }: {
   onCopied: (ok: boolean) => void
@@ -82,6 +85,8 @@ export function Controls({
   onHelp: () => void
   audioOnly: boolean
   onToggleAudioOnly: () => void
+  following: boolean
+  onToggleFollowing: () => void
   onDevices: () => void
 }) {
   const { t } = useTranslation()
@@ -120,10 +125,7 @@ export function Controls({
       data-testid="toggle-screen"
       aria-pressed={screen}
       disabled={screen ? !canStopScreen : !canStartScreen}
-      onClick={() => {
-        setMenuOpen(false)
-        media.send({ type: screen ? 'ui.stopScreen' : 'ui.startScreen' })
-      }}
+      onClick={() => media.send({ type: screen ? 'ui.stopScreen' : 'ui.startScreen' })}
     />
   )
 
@@ -167,53 +169,30 @@ export function Controls({
       </ControlButton>
       <Menu open={menuOpen} onOpenChange={setMenuOpen} label={t('controls.more')} groupLabel={t('controls.moreGroup')}>
         {narrow && screenButton}
-        <ControlButton
-          icon={Settings}
-          label={t('controls.devices')}
-          data-testid="menu-devices"
-          onClick={() => {
-            setMenuOpen(false)
-            onDevices()
-          }}
-        />
+        <ControlButton icon={Settings} label={t('controls.devices')} data-testid="menu-devices" onClick={onDevices} />
         <ControlButton
           icon={AudioLines}
           label={audioOnly ? t('controls.videoBack') : t('controls.audioOnly')}
           data-testid="audio-only"
           aria-pressed={audioOnly}
-          onClick={() => {
-            setMenuOpen(false)
-            onToggleAudioOnly()
-          }}
+          onClick={onToggleAudioOnly}
         />
         <ControlButton
-          icon={Link}
-          label={t('controls.copyLink')}
-          data-testid="copy-link"
-          onClick={() => {
-            setMenuOpen(false)
-            copy()
-          }}
+          icon={Speech}
+          label={following ? t('controls.stopFollowing') : t('controls.followSpeaker')}
+          data-testid="follow-speaker"
+          aria-pressed={following}
+          onClick={onToggleFollowing}
         />
+        <ControlButton icon={Link} label={t('controls.copyLink')} data-testid="copy-link" onClick={copy} />
         <ControlButton
           icon={ScanSearch}
           label={t('call.inspector')}
           shortcut="i"
           data-testid="menu-inspector"
-          onClick={() => {
-            setMenuOpen(false)
-            onToggleInspector()
-          }}
+          onClick={onToggleInspector}
         />
-        <ControlButton
-          icon={Keyboard}
-          label={t('controls.shortcuts')}
-          shortcut="?"
-          onClick={() => {
-            setMenuOpen(false)
-            onHelp()
-          }}
-        />
+        <ControlButton icon={Keyboard} label={t('controls.shortcuts')} shortcut="?" onClick={onHelp} />
         <LanguageSwitch />
       </Menu>
       <ControlButton
@@ -231,7 +210,7 @@ export function Controls({
   )
 }
 
-/** The "more" menu: a button and a popover of controls, closed by Escape or a click elsewhere. */
+/** The "more" menu: a button and a popover of controls, closed by pressing one of them, by Escape or by a click elsewhere. */
 function Menu({
   open,
   onOpenChange,
@@ -270,7 +249,12 @@ function Menu({
         onClick={() => onOpenChange(!open)}
       />
       {open && (
-        <div className="menu-items" role="group" aria-label={groupLabel}>
+        <div
+          className="menu-items"
+          role="group"
+          aria-label={groupLabel}
+          onClick={(event) => (event.target as Element).closest('button') && onOpenChange(false)}
+        >
           {children}
         </div>
       )}

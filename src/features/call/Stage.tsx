@@ -1,4 +1,4 @@
-import { Move, Pin, PinOff, Video, VideoOff } from 'lucide-react'
+import { Move, Pin, PinOff, Video, VideoOff, type LucideIcon } from 'lucide-react'
 import { useRef, type ReactNode } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useElementSize } from '../../shared/useElementSize'
@@ -53,44 +53,56 @@ export function Stage({
               {node}
               <div className="slot-actions">
                 {inset && (
-                  <button
-                    type="button"
-                    data-testid="move-inset"
-                    title={t('stage.moveInset')}
-                    aria-label={t('stage.moveInset')}
+                  <SlotButton
+                    testid="move-inset"
+                    icon={Move}
+                    label={t('stage.moveInset')}
                     onClick={() => onCorner(CORNERS[(CORNERS.indexOf(corner) + 1) % CORNERS.length])}
-                  >
-                    <Move size={16} aria-hidden="true" />
-                  </button>
+                  />
                 )}
                 {onToggleVideo && videoOff !== undefined && (
-                  <button
-                    type="button"
-                    data-testid="video-toggle"
-                    aria-pressed={videoOff}
-                    title={videoOff ? t('stage.videoOn', { name: label }) : t('stage.videoOff', { name: label })}
-                    aria-label={videoOff ? t('stage.videoOn', { name: label }) : t('stage.videoOff', { name: label })}
+                  <SlotButton
+                    testid="video-toggle"
+                    icon={videoOff ? VideoOff : Video}
+                    pressed={videoOff}
+                    label={videoOff ? t('stage.videoOn', { name: label }) : t('stage.videoOff', { name: label })}
                     onClick={() => onToggleVideo(key)}
-                  >
-                    {videoOff ? <VideoOff size={16} aria-hidden="true" /> : <Video size={16} aria-hidden="true" />}
-                  </button>
+                  />
                 )}
                 {tiles.length > 1 && (
-                  <button
-                    type="button"
-                    data-testid="pin-toggle"
-                    aria-pressed={isPinned}
-                    title={isPinned ? t('stage.unpin', { name: label }) : t('stage.pinTitle', { name: label })}
-                    aria-label={isPinned ? t('stage.unpin', { name: label }) : t('stage.pin', { name: label })}
+                  <SlotButton
+                    testid="pin-toggle"
+                    icon={isPinned ? PinOff : Pin}
+                    pressed={isPinned}
+                    label={isPinned ? t('stage.unpin', { name: label }) : t('stage.pin', { name: label })}
                     onClick={() => onPin(isPinned ? null : key)}
-                  >
-                    {isPinned ? <PinOff size={16} aria-hidden="true" /> : <Pin size={16} aria-hidden="true" />}
-                  </button>
+                  />
                 )}
               </div>
             </div>
           )
         })}
     </main>
+  )
+}
+
+/** A small button on a tile, its label also its tooltip. */
+function SlotButton({
+  testid,
+  icon: Icon,
+  label,
+  pressed,
+  onClick,
+}: {
+  testid: string
+  icon: LucideIcon
+  label: string
+  pressed?: boolean
+  onClick: () => void
+}) {
+  return (
+    <button type="button" data-testid={testid} aria-pressed={pressed} title={label} aria-label={label} onClick={onClick}>
+      <Icon size={16} aria-hidden="true" />
+    </button>
   )
 }

@@ -53,7 +53,18 @@ export function LocalTile() {
 }
 
 /** A remote participant: video, name, mute marker, speaking ring, connection badge, quality. */
-export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string; peer: PeerRef; videoOff?: boolean }) {
+export function RemoteTile({
+  peerId,
+  peer,
+  videoOff = false,
+  onSpeaking,
+}: {
+  peerId: string
+  peer: PeerRef
+  videoOff?: boolean
+  /** Told when this person starts or stops speaking (for follow the speaker). */
+  onSpeaking?: (peerId: string, speaking: boolean) => void
+}) {
   const { t, i18n } = useTranslation()
   const presence = CallContext.useSelector((s) => s.context.roster[peerId])
   const tag = useSelector(peer, peerTag)
@@ -72,9 +83,11 @@ export function RemoteTile({ peerId, peer, videoOff = false }: { peerId: string;
   const name = presence?.name ?? t('common.someone')
   const problemText = problem ? t(problem.reason === 'no-relay' ? 'tile.noRelay' : 'tile.iceFailed') : undefined
   const showVideo = tracks.video && presence?.camera !== false && !videoOff
+  const talking = speaking && presence?.mic === true
+  useEffect(() => onSpeaking?.(peerId, talking), [onSpeaking, peerId, talking])
   return (
     <article
-      className={`tile remote state-${tag}${speaking && presence?.mic ? ' speaking' : ''}`}
+      className={`tile remote state-${tag}${talking ? ' speaking' : ''}`}
       data-testid="remote-tile"
       data-peer-id={peerId}
       data-state={tag}
