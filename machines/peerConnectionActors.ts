@@ -5,6 +5,7 @@
  */
 import { fromCallback, fromPromise } from 'xstate'
 import type { VideoEncoding } from './encoding'
+import { pairSummary, toSnapshot } from './inspect/stats'
 import type { DataChannelLike, MediaStreamTrackLike, PeerConnectionLike, RtpSenderLike } from './webrtc'
 
 /** Events the connection reports to the peer machine. */
@@ -115,11 +116,15 @@ export type ConnectionTask =
   | { type: 'task.encode'; sender: RtpSenderLike; encoding: VideoEncoding }
   /** Rolls back a remote offer that could not be answered. */
   | { type: 'task.rollback' }
+  /** Reads from the stats whether the selected candidate pair goes through a relay. */
+  | { type: 'task.readRoute' }
 
 export type TaskResult =
   | { type: 'task.failed'; task: ConnectionTask['type']; name: string; message: string }
   | { type: 'task.ignored'; task: ConnectionTask['type']; message: string }
   | { type: 'task.encoded'; encoding: VideoEncoding }
+  /** The selected pair has a relay candidate on either side; null when no pair is selected (or no stats). */
+  | { type: 'task.route'; relayed: boolean | null }
 
 /**
  * Runs fire-and-forget operations (candidates, replaceTrack, setParameters)
@@ -158,6 +163,18 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnection
         pc.setLocalDescription({ type: 'rollback' }).catch((error: unknown) => {
           send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
         })
+        return
+      case 'task.readRoute':
+        pc.getStats().then(
+          (report) => {
+            const pair = pairSummary(toSnapshot(report, Date.now()))
+            send({
+              type: 'task.route',
+              relayed: pair ? pair.localType === 'relay' || pair.remoteType === 'relay' : null,
+            } satisfies TaskResult)
+          },
+          () => send({ type: 'task.route', relayed: null } satisfies TaskResult),
+        )
         return
       case 'task.encode': {
         const parameters = task.sender.getParameters()

@@ -232,11 +232,19 @@ export const peerMachine = peerSetup
               },
               connected: {
                 tags: ['connected'],
-                entry: ['resetRestarts', 'endRecovery', raise({ type: 'link.watch' }), { type: 'reportLink', params: 'connected' }],
+                entry: [
+                  'resetRestarts',
+                  'endRecovery',
+                  raise({ type: 'link.watch' }),
+                  { type: 'reportLink', params: 'connected' },
+                  'readRoute',
+                ],
                 exit: 'beginRecovery',
                 on: {
                   // The channel went quiet: the path is dead whatever ICE says yet.
                   'link.silent': 'disconnected',
+                  // Connected through the TURN server: the others' mesh overviews say so.
+                  'task.route': { guard: 'isRelayed', actions: { type: 'reportLink', params: 'relayed' } },
                   'pc.connectionState': [
                     { guard: 'isDisconnected', target: 'disconnected', actions: 'recordConnectionState' },
                     // Chrome may never report iceConnectionState "failed";

@@ -67,8 +67,8 @@ export type ErrorCode = v.InferOutput<typeof ErrorCode>
 
 const PeerId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a peer id'))
 
-/** How a participant's pair with another is doing, as that participant sees it. */
-export const LinkState = v.picklist(['connecting', 'connected', 'reconnecting', 'failed'])
+/** How a participant's pair with another is doing, as that participant sees it; `relayed`: connected, through the TURN server. */
+export const LinkState = v.picklist(['connecting', 'connected', 'relayed', 'reconnecting', 'failed'])
 export type LinkState = v.InferOutput<typeof LinkState>
 /** Why a pair cannot connect: no relay on a network that needs one, or ICE failed again and again. */
 export const LinkReason = v.picklist(['no-relay', 'ice-failed'])

@@ -19,6 +19,7 @@ function remoteTracksOf(link: Link, trackStreams: Link['trackStreams']) {
 export const mediaGuards = {
   changesWantVideo: ({ context, event }: { context: PeerContext; event: PeerEvent }) =>
     event.type === 'ui.wantVideo' && event.want !== context.wantVideo,
+  isRelayed: ({ event }: { event: PeerEvent }) => event.type === 'task.route' && event.relayed === true,
 }
 
 export const mediaActions = {
@@ -63,6 +64,8 @@ export const mediaActions = {
     assertEvent(event, 'remote.wantsVideo')
     return { remoteWantsVideo: event.want }
   }),
+  /** Asks the stats whether the pair, just connected, goes through the TURN server (`task.route`). */
+  readRoute: peerSetup.sendTo('tasks', { type: 'task.readRoute' }),
   /** Tells the room how the pair is doing (the room shares it in its presence, and drops repeats). */
   reportLink: enqueueActions<PeerContext, PeerEvent, LinkState, PeerEvent, never, never, never, never, never>(
     ({ context, enqueue }, state) => {

@@ -562,6 +562,10 @@ const UNCOVERED_TRANSITIONS: Record<string, string> = {
     "no UI; tested in mesh.test.ts ('a peer that does not want someone's video stops that sender's encoder') and " +
     "layout.test.ts ('audio only stops the video both ways')",
   'active · remote.wantsVideo': "raised by the data channel's video message, which only ui.wantVideo sends; tested by the same two tests",
+  'active.connection.connected · task.route [isRelayed]':
+    "the stats' word that the selected pair goes through a relay; the simulated connection has no TURN server; " +
+    'tested by the symmetric-turn lab scenario (each bot hears the other share the pair as relayed, through coturn) ' +
+    'and nat-direct (connected, never relayed)',
   'active.connection · room.networkChanged':
     "the runtime's network watch, through the room; the model's pair has no network of its own; tested in " +
     "mesh.test.ts ('a network change reconnects the socket at once') and by the network-switch lab scenario",

@@ -157,6 +157,36 @@ function checkPairs(runs: BotRun[], what: string, good: (pair: CandidatePair) =>
   return problems
 }
 
+/**
+ * Every state the other bot shared of its pair with this one, as this bot
+ * heard it through the room (the `links` of the other's presence in this
+ * bot's roster), over the whole call, in order.
+ */
+function heardOfPair(run: BotRun): string[] {
+  const self = run.dump?.selfId
+  if (!run.dump || !self) return []
+  const words = run.dump.entries.flatMap((e) => {
+    if (e.kind !== 'state' || e.actor !== 'room') return []
+    const roster: unknown = (e.context as { roster?: unknown } | null)?.roster
+    if (typeof roster !== 'object' || roster === null) return []
+    return Object.values(roster).flatMap(
+      (presence: { links?: Record<string, { state?: string }> } | null) => presence?.links?.[self]?.state ?? [],
+    )
+  })
+  return words.filter((w, i) => w !== words[i - 1])
+}
+
+/** The pair's shared state, as the bots heard it from each other, ended at `expected` and never said `never`. */
+function checkShared(runs: BotRun[], expected: string, never: string): string[] {
+  const heard = runs.map(heardOfPair)
+  const problems: string[] = []
+  if (!heard.some((words) => words.includes(expected)))
+    problems.push(`neither bot heard the other share its pair as ${expected} (heard: ${JSON.stringify(heard)})`)
+  if (heard.some((words) => words.includes(never)))
+    problems.push(`a bot heard the pair shared as ${never} (heard: ${JSON.stringify(heard)})`)
+  return problems
+}
+
 /** How long the link-cut scenario cuts the link, ms: the scenario's definition. */
 const CUT_MS = 10_000
 /** The loss-and-cap scenario's shaping: its definition. */
@@ -174,15 +204,24 @@ const OUTAGE_MS = 20_000
 export const BOT_SCENARIOS: Scenario[] = [
   {
     name: 'nat-direct',
-    description: 'two endpoint-independent NATs: the pair connects directly (no relay), by hole punching through both',
+    description:
+      'two endpoint-independent NATs: the pair connects directly (no relay), by hole punching through both, and each shares it as connected',
     nats: ['eim', 'eim'],
-    check: (runs) => checkPairs(runs, 'a direct pair (no relay)', (p) => p.local !== 'relay' && p.remote !== 'relay'),
+    check: (runs) => [
+      ...checkPairs(runs, 'a direct pair (no relay)', (p) => p.local !== 'relay' && p.remote !== 'relay'),
+      ...checkShared(runs, 'connected', 'relayed'),
+    ],
   },
   {
     name: 'symmetric-turn',
-    description: "two symmetric NATs: no direct path, so the pair connects through coturn with the room server's per-peer credentials",
+    description:
+      "two symmetric NATs: no direct path, so the pair connects through coturn with the room server's per-peer credentials, and each shares it as relayed",
     nats: ['symmetric', 'symmetric'],
-    check: (runs) => checkPairs(runs, 'a relay on at least one side', (p) => p.local === 'relay' || p.remote === 'relay'),
+    // Each shares its pair as relayed, and the other's mesh overview draws it so.
+    check: (runs) => [
+      ...checkPairs(runs, 'a relay on at least one side', (p) => p.local === 'relay' || p.remote === 'relay'),
+      ...checkShared(runs, 'relayed', 'failed'),
+    ],
   },
   {
     name: 'udp-blocked',

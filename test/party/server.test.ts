@@ -189,14 +189,14 @@ describe('bad input gets a clear error and loses nothing', () => {
       type: 'presence',
       state: state({
         [b.welcome.id]: { state: 'failed', reason: 'no-relay' },
-        [c.welcome.id]: { state: 'connected' },
+        [c.welcome.id]: { state: 'relayed' },
         nobody: { state: 'connected' },
         [a.welcome.id]: { state: 'connected' },
       }),
     })
     const kept = {
       [b.welcome.id]: { state: 'failed', reason: 'no-relay' },
-      [c.welcome.id]: { state: 'connected' },
+      [c.welcome.id]: { state: 'relayed' },
     }
     expect((await b.client.next('presence')).state.links).toEqual(kept)
     expect((await c.client.next('presence')).state.links).toEqual(kept)

@@ -29,6 +29,7 @@ const FIXTURE = `<!doctype html>
 <title>harness</title>
 <input data-testid="name" />
 <button data-testid="add" type="button">Add</button>
+<select data-testid="pick"><option value="a">A</option><option value="b">B</option></select>
 <ul></ul>
 <p data-testid="hidden" hidden>hidden</p>
 <video data-testid="local-video" autoplay muted playsinline></video>
@@ -42,6 +43,7 @@ const FIXTURE = `<!doctype html>
     document.querySelector('ul').append(item)
   }
   document.querySelector('[data-testid=add]').onclick = () => add('click')
+  document.querySelector('[data-testid=pick]').onchange = (event) => add('pick ' + event.target.value)
   document.querySelector('[data-testid=name]').onkeydown = (event) => {
     if (event.key === 'Enter') add(event.shiftKey ? 'shift+enter' : 'enter')
   }
@@ -184,11 +186,12 @@ describe('participant', () => {
     await p.press('Shift+Enter')
     await p.click('add')
     await p.waitForTestId('item', { state: 'visible' })
-    expect(await p.count('item')).toBe(3)
+    await p.select('pick', 'b')
+    expect(await p.count('item')).toBe(4)
     expect(await p.attr('item', 'data-text', 2)).toBe('Ada')
-    expect(await Promise.all([0, 1, 2].map((i) => p.attr('item', 'data-key', i)))).toEqual(['enter', 'shift+enter', 'click'])
+    expect(await Promise.all([0, 1, 2, 3].map((i) => p.attr('item', 'data-key', i)))).toEqual(['enter', 'shift+enter', 'click', 'pick b'])
     expect(await p.attr('item', 'data-missing')).toBeNull()
-    await expect(p.attr('item', 'data-text', 5)).rejects.toThrow(/no \[data-testid="item"\] at index 5 \(there are 3\)/)
+    await expect(p.attr('item', 'data-text', 5)).rejects.toThrow(/no \[data-testid="item"\] at index 5 \(there are 4\)/)
     await p.waitForTestId('hidden', { state: 'hidden' })
     await p.waitForTestId('hidden', { state: 'attached' })
     await p.waitForTestId('nothing', { state: 'detached' })
@@ -198,6 +201,15 @@ describe('participant', () => {
     await p.reload()
     expect(await p.count('item')).toBe(0)
     await p.close()
+  })
+
+  it.each<BrowserKind>(['chromium', 'firefox'])('opens a participant whose browser asks for French first in %s', async (kind) => {
+    const p = await openParticipant(kind, url, { locale: 'fr-FR' })
+    expect(await p.evaluate(() => navigator.language)).toBe('fr-FR')
+    // And one opened after it, without a locale, does not.
+    const q = await openParticipant(kind, url)
+    expect(await q.evaluate(() => navigator.language)).not.toBe('fr-FR')
+    await Promise.all([p.close(), q.close()])
   })
 
   it('saves a screenshot and the console log of every open participant', async () => {

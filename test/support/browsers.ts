@@ -111,13 +111,15 @@ export async function launchChromium(): Promise<Browser> {
 /**
  * Launches headless Debian Firefox ESR through puppeteer-core over WebDriver
  * BiDi, with a fresh profile that is deleted when the browser process exits.
+ * With `locale` (`fr-FR`), its pages ask for that language first
+ * (`navigator.language`, `Accept-Language`).
  *
  * Open participants with `context.newPage({ type: 'window' })`: Firefox tabs
  * other than the selected one are hidden, get no animation frames and have their
  * timers throttled to about one a second. There is no fake screen:
  * getDisplayMedia() rejects with NotFoundError, so screen sharing is Chromium's.
  */
-export async function launchFirefox(): Promise<FirefoxBrowser> {
+export async function launchFirefox({ locale }: { locale?: string } = {}): Promise<FirefoxBrowser> {
   if (!existsSync(FIREFOX_PATH)) {
     throw new Error(`no Firefox at ${FIREFOX_PATH}: apt-get install firefox-esr, or set FIREFOX_PATH`)
   }
@@ -130,7 +132,8 @@ export async function launchFirefox(): Promise<FirefoxBrowser> {
       executablePath: FIREFOX_PATH,
       headless: true,
       userDataDir: profile,
-      extraPrefsFirefox: FIREFOX_PREFS,
+      // A language is the browser's, not a page's: its own process, asking for it first.
+      extraPrefsFirefox: locale ? { ...FIREFOX_PREFS, 'intl.accept_languages': `${locale}, ${locale.split('-')[0]}` } : FIREFOX_PREFS,
       env: { ...process.env, MOZ_CRASHREPORTER_DISABLE: '1' },
     })
   } catch (error) {

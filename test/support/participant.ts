@@ -43,6 +43,7 @@ type Driver = {
   reload(): Promise<void>
   click(selector: string, timeoutMs: number): Promise<void>
   fill(selector: string, text: string, timeoutMs: number): Promise<void>
+  select(selector: string, value: string, timeoutMs: number): Promise<void>
   press(key: string): Promise<void>
   evaluate(fn: PageFn, arg: unknown): Promise<unknown>
   waitForFunction(fn: PageFn, arg: unknown, timeoutMs: number): Promise<void>
@@ -58,6 +59,7 @@ function chromiumDriver(context: ChromiumContext, page: ChromiumPage): Driver {
     reload: async () => void (await page.reload()),
     click: (selector, timeout) => page.locator(selector).first().click({ timeout }),
     fill: (selector, text, timeout) => page.locator(selector).first().fill(text, { timeout }),
+    select: async (selector, value, timeout) => void (await page.locator(selector).first().selectOption(value, { timeout })),
     press: (key) => page.keyboard.press(key),
     evaluate: (fn, arg) => page.evaluate(fn, arg),
     waitForFunction: async (fn, arg, timeout) => void (await page.waitForFunction(fn, arg, { timeout, polling: 100 })),
@@ -79,6 +81,10 @@ function firefoxDriver(context: FirefoxContext, page: FirefoxPage): Driver {
     reload: async () => void (await page.reload()),
     click: (selector, timeout) => page.locator(selector).setTimeout(timeout).click(),
     fill: (selector, text, timeout) => page.locator(selector).setTimeout(timeout).fill(text),
+    select: async (selector, value, timeout) => {
+      await page.waitForSelector(selector, { timeout })
+      await page.select(selector, value)
+    },
     // Playwright's "Shift+Enter" chords, which puppeteer's keyboard does not parse.
     press: async (chord) => {
       const keys = chord.split(/\+(?!$)/) as KeyInput[]
@@ -99,7 +105,8 @@ function firefoxDriver(context: FirefoxContext, page: FirefoxPage): Driver {
 }
 
 // One browser process per kind for the whole test file; participants get their own context.
-const launched: { chromium?: Promise<ChromiumBrowser>; firefox?: Promise<FirefoxBrowser> } = {}
+// Firefox's language is its process's: one process per language asked for ('' for the default).
+const launched: { chromium?: Promise<ChromiumBrowser>; firefox: Map<string, Promise<FirefoxBrowser>> } = { firefox: new Map() }
 const open = new Set<Participant>()
 const counters: Record<BrowserKind, number> = { chromium: 0, firefox: 0 }
 
@@ -111,12 +118,16 @@ function sharedChromium(): Promise<ChromiumBrowser> {
   return launched.chromium
 }
 
-function sharedFirefox(): Promise<FirefoxBrowser> {
-  launched.firefox ??= launchFirefox().catch((error: unknown) => {
-    launched.firefox = undefined
-    throw error
-  })
-  return launched.firefox
+function sharedFirefox(locale = ''): Promise<FirefoxBrowser> {
+  let browser = launched.firefox.get(locale)
+  if (!browser) {
+    browser = launchFirefox({ locale: locale || undefined }).catch((error: unknown) => {
+      launched.firefox.delete(locale)
+      throw error
+    })
+    launched.firefox.set(locale, browser)
+  }
+  return browser
 }
 
 /**
@@ -154,8 +165,8 @@ async function newDriver(kind: BrowserKind, { device, locale }: OpenOptions = {}
     if (device === 'phone') await context.addInitScript({ content: NO_SCREEN_SHARING })
     return chromiumDriver(context, await context.newPage())
   }
-  if (device || locale) throw new Error('openParticipant: a phone or a locale is only emulated in Chromium')
-  const context = await (await sharedFirefox()).createBrowserContext()
+  if (device) throw new Error('openParticipant: a phone is only emulated in Chromium')
+  const context = await (await sharedFirefox(locale)).createBrowserContext()
   // A window, not a tab: Firefox hides background tabs and throttles their timers to ~1 Hz.
   const page = await context.newPage({ type: 'window' })
   await page.evaluateOnNewDocument(NAME_SHIM)
@@ -213,6 +224,11 @@ export class Participant {
   }
 
   /** Presses a key, or a chord such as `Shift+Enter`, in the focused element. */
+  /** Picks the option whose value is `value` in a `<select>`, as a person does. */
+  select(testId: string, value: string, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}): Promise<void> {
+    return this.step(`select ${value} in ${byTestId(testId)}`, () => this.driver.select(byTestId(testId), value, timeoutMs))
+  }
+
   press(key: string): Promise<void> {
     return this.step(`press ${key}`, () => this.driver.press(key))
   }
@@ -370,11 +386,12 @@ export function saveArtifactsOnFailure(): void {
   })
 }
 
-/** Closes every participant and both shared browsers. Call it in `afterAll`. */
+/** Closes every participant and the shared browsers. Call it in `afterAll`. */
 export async function closeBrowsers(): Promise<void> {
   await Promise.allSettled([...open].map((participant) => participant.close()))
-  const { chromium, firefox } = launched
+  const { chromium } = launched
+  const firefoxes = [...launched.firefox.values()]
   launched.chromium = undefined
-  launched.firefox = undefined
-  await Promise.allSettled([chromium?.then((browser) => browser.close()), firefox?.then((browser) => browser.close())])
+  launched.firefox.clear()
+  await Promise.allSettled([chromium?.then((browser) => browser.close()), ...firefoxes.map((f) => f.then((browser) => browser.close()))])
 }

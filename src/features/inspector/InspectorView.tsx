@@ -246,7 +246,8 @@ function stateText(value: StateValue): string {
     .join(', ')
 }
 
-const PAIR_TAGS = ['failed', 'reconnecting', 'connecting', 'connected'] as const
+// Worst first: a pair is as its worse side says; relayed is connected, through the TURN server.
+const PAIR_TAGS = ['failed', 'reconnecting', 'connecting', 'relayed', 'connected'] as const
 type PairTag = (typeof PAIR_TAGS)[number] | 'unknown'
 
 /** Each participant's own word on its pairs, from the presence in the roster (`links`). */
