@@ -78,6 +78,8 @@ export const en = {
   stage: {
     yourself: 'yourself',
     moveInset: 'Move your view to another corner',
+    hideOthers: 'Hide the others (their video pauses)',
+    showOthers: 'Show the others',
     pin: 'Pin {{name}} to the stage',
     unpin: 'Unpin {{name}}',
     screenOf: "{{name}}'s screen",

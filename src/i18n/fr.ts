@@ -76,6 +76,8 @@ export const fr: Catalog = {
   stage: {
     yourself: 'vous',
     moveInset: 'Déplacer votre image dans un autre coin',
+    hideOthers: 'Masquer les autres (leur vidéo se met en pause)',
+    showOthers: 'Afficher les autres',
     pin: 'Épingler {{name}} au centre',
     unpin: 'Désépingler {{name}}',
     screenOf: 'Écran de {{name}}',

@@ -122,6 +122,44 @@ const remoteIndex = (p: Participant, name: string) =>
     name,
   )
 
+/** Frames each remote tile's video has presented so far, by name. */
+const frames = (p: Participant) =>
+  p.evaluate(() =>
+    Object.fromEntries(
+      [...document.querySelectorAll('[data-testid="remote-tile"]')].map((tile) => [
+        tile.querySelector('.name')?.textContent ?? '',
+        tile.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0,
+      ]),
+    ),
+  )
+/**
+ * Waits until the tiles named in `still` on `p`'s page present no frame
+ * for as long as `witness`'s page presents 25 new ones from `flowing`:
+ * the pause has taken, and holds.
+ */
+const stillWhile = (p: Participant, still: string[], witness: Participant, flowing: string) =>
+  waitUntil(
+    async () => {
+      const before = await frames(p)
+      const seen = await frames(witness)
+      await waitUntil(async () => (await frames(witness))[flowing] > seen[flowing] + 25, { what: `${witness}: frames from ${flowing}` })
+      const after = await frames(p)
+      return still.every((name) => after[name] === before[name])
+    },
+    { timeoutMs: 30_000, what: `${p}: no frames from ${still.join(', ')}` },
+  )
+/** Waits until each named tile presents new frames. */
+const flows = async (p: Participant, names: string[]) => {
+  const start = await frames(p)
+  await waitUntil(
+    async () => {
+      const now = await frames(p)
+      return names.every((n) => now[n] > start[n] + 5)
+    },
+    { what: `${p}: frames from ${names.join(', ')}` },
+  )
+}
+
 async function join(kind: BrowserKind, room: string, name: string, options: OpenOptions = {}): Promise<Participant> {
   const p = await openParticipant(kind, app().roomUrl(room, { quality: 'low' }), { name, ...options })
   await p.fill('display-name', name)
@@ -171,7 +209,7 @@ describe('the stage, in Chromium and Firefox', () => {
     }
   }, 120_000)
 
-  it('pin: a pinned tile takes the stage with the others in a strip, and unpinning goes back to the grid', async () => {
+  it('pin: a pinned tile takes the stage with the others in a strip, which collapses (their video pauses), and unpinning goes back to the grid', async () => {
     const bobSlot = await remoteIndex(ada, 'Bob')
     expect(bobSlot).toBeGreaterThanOrEqual(0)
     // The pin buttons, in slot order: yours first, then each remote.
@@ -182,6 +220,19 @@ describe('the stage, in Chromium and Firefox', () => {
     await settles(ada, "Bob's tile in the spotlight", spotlightOn(bobSlot))
     // Only Ada pinned: the others keep their grid.
     for (const p of [bob, cy]) await settles(p, 'an even grid of 3', evenGrid(3))
+    // The strip collapsed: Bob takes the whole stage, the others' tiles go
+    // off it, and after a few seconds Cy stops sending Ada video; open, back.
+    await ada.click('strip-toggle')
+    await settles(ada, 'Bob on the whole stage, the strip away', (g) => {
+      const main = g.remotes[bobSlot]
+      if (area(main) < 0.9 * area(g.stage)) return `Bob covers ${Math.round((100 * area(main)) / area(g.stage))} % of the stage`
+      const others = [...(g.local ? [g.local] : []), ...g.remotes.filter((_, i) => i !== bobSlot)]
+      return others.some((r) => overlap(r, g.stage)) ? 'a strip tile still on the stage' : null
+    })
+    await stillWhile(ada, ['Cy'], ada, 'Bob')
+    await ada.click('strip-toggle')
+    await settles(ada, "Bob's tile in the spotlight, the strip back", spotlightOn(bobSlot))
+    await flows(ada, ['Bob', 'Cy'])
     await ada.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="pin-toggle"][aria-pressed="true"]')?.click())
     await settles(ada, 'back to the grid', evenGrid(3))
   }, 60_000)
@@ -229,44 +280,6 @@ describe('the stage, in Chromium and Firefox', () => {
   }, 60_000)
 
   it("audio only stops the video both ways; turning one person's video off stops theirs alone; both come back", async () => {
-    // Frames each remote tile's video has presented so far, by name.
-    const frames = (p: Participant) =>
-      p.evaluate(() =>
-        Object.fromEntries(
-          [...document.querySelectorAll('[data-testid="remote-tile"]')].map((tile) => [
-            tile.querySelector('.name')?.textContent ?? '',
-            tile.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0,
-          ]),
-        ),
-      )
-    /**
-     * Waits until the tiles named in `still` on `p`'s page present no frame
-     * for as long as `witness`'s page presents 25 new ones from `flowing`:
-     * the pause has taken, and holds.
-     */
-    const stillWhile = (p: Participant, still: string[], witness: Participant, flowing: string) =>
-      waitUntil(
-        async () => {
-          const before = await frames(p)
-          const seen = await frames(witness)
-          await waitUntil(async () => (await frames(witness))[flowing] > seen[flowing] + 25, { what: `${witness}: frames from ${flowing}` })
-          const after = await frames(p)
-          return still.every((name) => after[name] === before[name])
-        },
-        { timeoutMs: 30_000, what: `${p}: no frames from ${still.join(', ')}` },
-      )
-    /** Waits until each named tile presents new frames. */
-    const flows = async (p: Participant, names: string[]) => {
-      const start = await frames(p)
-      await waitUntil(
-        async () => {
-          const now = await frames(p)
-          return names.every((n) => now[n] > start[n] + 5)
-        },
-        { what: `${p}: frames from ${names.join(', ')}` },
-      )
-    }
-
     // One person's video, off and on again.
     await ada.evaluate(() => {
       const bob = [...document.querySelectorAll('[data-testid="remote-tile"]')].find((t) => t.querySelector('.name')?.textContent === 'Bob')

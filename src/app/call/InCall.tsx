@@ -11,7 +11,7 @@ import { CORNERS, type Corner } from '../../features/call/layout'
 import { ChatPanel } from '../../features/chat/ChatPanel'
 import { Toasts, useToasts } from '../../features/toasts/Toasts'
 import { CallContext } from '../../shared/callContext'
-import { useLongHidden, useVideoWants } from '../../features/call/useVideoWants'
+import { useLongAway, useLongHidden, useVideoWants } from '../../features/call/useVideoWants'
 import { useFollowSetting, useFollowSpeaker } from '../../features/call/useFollowSpeaker'
 import { useRecorder } from '../../shared/inspection'
 import { useOnline } from '../../shared/useOnline'
@@ -64,10 +64,13 @@ export function InCall() {
   const [audioOnly, setAudioOnly] = useState(false)
   const [videoOff, setVideoOff] = useState<ReadonlySet<string>>(() => new Set())
   const hidden = useLongHidden()
+  const [collapsed, setCollapsed] = useState(false)
+  const [offStage, setOffStage] = useState<string[]>([])
+  const away = useLongAway(offStage)
   const [following, toggleFollowing] = useFollowSetting()
   const { speaker, onSpeaking } = useFollowSpeaker(Object.keys(peers))
   const online = useOnline()
-  useVideoWants(peers, { audioOnly, videoOff, hidden })
+  useVideoWants(peers, { audioOnly, videoOff, hidden, away })
   const media = CallContext.useSelector((s) => s.context.media)
   const camera = CallContext.useSelector((s) => s.context.presence.camera)
   const [cameraBefore, setCameraBefore] = useState(false)
@@ -126,6 +129,10 @@ export function InCall() {
   const shared = tiles.find((t) => t.key.startsWith('screen:'))?.key ?? null
   const followed = following && count >= 3 ? speaker : null
   const spotlight = pinned !== null && tiles.some((t) => t.key === pinned) ? pinned : (shared ?? followed)
+  // A strip collapsed for one spotlight is open again for the next.
+  useEffect(() => {
+    if (spotlight === null) setCollapsed(false)
+  }, [spotlight])
 
   return (
     <div className={`call${chatOpen ? ' with-chat' : ''}${inspecting ? ' inspecting' : ''}`}>
@@ -167,6 +174,9 @@ export function InCall() {
         corner={corner}
         onCorner={setCorner}
         onToggleVideo={audioOnly ? undefined : toggleVideoOff}
+        collapsed={collapsed}
+        onCollapse={setCollapsed}
+        onAway={setOffStage}
       />
       <ChatPanel open={chatOpen} onClose={() => setChatOpen(false)} />
       <Controls

@@ -1,5 +1,5 @@
-import { Move, Pin, PinOff, Video, VideoOff, type LucideIcon } from 'lucide-react'
-import { useRef, type ReactNode } from 'react'
+import { Move, PanelRightClose, PanelRightOpen, Pin, PinOff, Video, VideoOff, type LucideIcon } from 'lucide-react'
+import { useEffect, useRef, type ReactNode } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useElementSize } from '../../shared/useElementSize'
 import { CORNERS, layout, type Corner } from './layout'
@@ -21,6 +21,9 @@ export function Stage({
   corner,
   onCorner,
   onToggleVideo,
+  collapsed,
+  onCollapse,
+  onAway,
 }: {
   tiles: StageTile[]
   self: string
@@ -31,13 +34,33 @@ export function Stage({
   onCorner: (corner: Corner) => void
   /** Turns a remote tile's incoming video off or on (absent in audio-only mode). */
   onToggleVideo?: (key: string) => void
+  /** Whether the spotlight's strip is collapsed, and the switch. */
+  collapsed: boolean
+  onCollapse: (collapsed: boolean) => void
+  /** Told which tiles are off the stage (a collapsed strip's), whenever that changes. */
+  onAway: (keys: string[]) => void
 }) {
   const { t } = useTranslation()
   const ref = useRef<HTMLElement>(null)
   const stage = useElementSize(ref)
-  const { mode, boxes, small } = layout({ stage, tiles: tiles.map((t) => t.key), self, spotlight, corner })
+  const { mode, boxes, small, hidden } = layout({ stage, tiles: tiles.map((t) => t.key), self, spotlight, corner, collapsed })
+  const away = hidden.join(' ')
+  useEffect(() => onAway(away ? away.split(' ') : []), [away, onAway])
   return (
     <main ref={ref} className="stage" data-testid="stage" data-layout={mode} aria-label={t('call.stage')}>
+      {mode === 'spotlight' && (
+        <button
+          type="button"
+          className="strip-toggle"
+          data-testid="strip-toggle"
+          aria-pressed={collapsed}
+          title={collapsed ? t('stage.showOthers') : t('stage.hideOthers')}
+          aria-label={collapsed ? t('stage.showOthers') : t('stage.hideOthers')}
+          onClick={() => onCollapse(!collapsed)}
+        >
+          {collapsed ? <PanelRightOpen size={18} aria-hidden="true" /> : <PanelRightClose size={18} aria-hidden="true" />}
+        </button>
+      )}
       {stage.width > 0 &&
         tiles.map(({ key, label, node, videoOff }) => {
           const box = boxes[key]
@@ -46,8 +69,9 @@ export function Stage({
           return (
             <div
               key={key}
-              className={`slot${small.includes(key) ? ' small' : ''}${inset ? ' inset' : ''}${spotlight === key ? ' spotlit' : ''}`}
+              className={`slot${small.includes(key) ? ' small' : ''}${inset ? ' inset' : ''}${spotlight === key ? ' spotlit' : ''}${hidden.includes(key) ? ' away' : ''}`}
               data-slot={key}
+              aria-hidden={hidden.includes(key) || undefined}
               style={{ transform: `translate(${box.x}px, ${box.y}px)`, width: box.width, height: box.height }}
             >
               {node}

@@ -10,7 +10,8 @@
  *   the last row centred.
  * - `spotlight`: a pinned tile or a shared screen takes the stage, the others
  *   go in a strip: on the right on a landscape stage, along the bottom on a
- *   portrait one.
+ *   portrait one. With the strip collapsed, the spotlight takes the whole
+ *   stage and the strip's tiles wait just past its edge, off-screen.
  */
 
 export type Size = { width: number; height: number }
@@ -29,6 +30,8 @@ export type LayoutInput = {
   spotlight: string | null
   /** Where your inset goes in a 1:1 call. */
   corner: Corner
+  /** Whether the spotlight's strip is collapsed (hidden). */
+  collapsed?: boolean
   /** Space between tiles and around the stage's edge, px. */
   gap?: number
   /** The tiles' width / height (cameras are 16:9 or 4:3). */
@@ -40,6 +43,8 @@ export type Layout = {
   boxes: Record<string, Box>
   /** The tiles that are small: the inset, or the strip beside a spotlight. */
   small: string[]
+  /** The tiles off the stage: a collapsed strip's. */
+  hidden: string[]
 }
 
 const DEFAULT_GAP = 8
@@ -96,7 +101,7 @@ export function layout(input: LayoutInput): Layout {
   const whole: Box = { x: gap, y: gap, width: Math.max(0, stage.width - 2 * gap), height: Math.max(0, stage.height - 2 * gap) }
   const spotlight = input.spotlight !== null && tiles.includes(input.spotlight) ? input.spotlight : null
 
-  if (tiles.length === 1) return { mode: 'solo', boxes: { [tiles[0]]: whole }, small: [] }
+  if (tiles.length === 1) return { mode: 'solo', boxes: { [tiles[0]]: whole }, small: [], hidden: [] }
 
   if (spotlight === null && tiles.length === 2 && tiles.includes(input.self)) {
     const [remote] = tiles.filter((key) => key !== input.self)
@@ -104,20 +109,28 @@ export function layout(input: LayoutInput): Layout {
       mode: 'one-to-one',
       boxes: { [remote]: whole, [input.self]: insetBox(stage, input.corner, gap, aspect) },
       small: [input.self],
+      hidden: [],
     }
   }
 
-  if (spotlight === null) return { mode: 'grid', boxes: grid(tiles, whole, gap, aspect), small: [] }
+  if (spotlight === null) return { mode: 'grid', boxes: grid(tiles, whole, gap, aspect), small: [], hidden: [] }
 
   const rest = tiles.filter((key) => key !== spotlight)
   const landscape = whole.width >= whole.height
   // The strip: a fifth of the stage's long side, enough for a tile's name.
   const stripSize = Math.round(landscape ? Math.max(160, whole.width * 0.2) : Math.max(90, whole.height * 0.2))
+  if (input.collapsed) {
+    // The strip's tiles keep their size, past the stage's far edge (never remounted, so they come back playing).
+    const away: Box = landscape
+      ? { x: stage.width + gap, y: whole.y, width: stripSize, height: whole.height }
+      : { x: whole.x, y: stage.height + gap, width: whole.width, height: stripSize }
+    return { mode: 'spotlight', boxes: { [spotlight]: whole, ...grid(rest, away, gap, aspect) }, small: rest, hidden: rest }
+  }
   const main: Box = landscape
     ? { x: whole.x, y: whole.y, width: whole.width - stripSize - gap, height: whole.height }
     : { x: whole.x, y: whole.y, width: whole.width, height: whole.height - stripSize - gap }
   const strip: Box = landscape
     ? { x: main.x + main.width + gap, y: whole.y, width: stripSize, height: whole.height }
     : { x: whole.x, y: main.y + main.height + gap, width: whole.width, height: stripSize }
-  return { mode: 'spotlight', boxes: { [spotlight]: main, ...grid(rest, strip, gap, aspect) }, small: rest }
+  return { mode: 'spotlight', boxes: { [spotlight]: main, ...grid(rest, strip, gap, aspect) }, small: rest, hidden: [] }
 }

@@ -55,6 +55,23 @@ describe('the stage layout', () => {
     expect(layout(input(3, { spotlight: 'gone' })).mode).toBe('grid')
   })
 
+  it('a collapsed strip gives the spotlight the whole stage, and puts the strip off it, the tiles their size', () => {
+    for (const stage of [LAPTOP, PHONE]) {
+      const open = layout(input(4, { stage, spotlight: 'peer2' }))
+      const shut = layout(input(4, { stage, spotlight: 'peer2', collapsed: true }))
+      expect(shut.hidden.sort()).toEqual(['peer1', 'peer3', 'self'])
+      expect(open.hidden).toEqual([])
+      expect(area(shut.boxes.peer2)).toBeGreaterThan(area(open.boxes.peer2))
+      expect(inside(shut.boxes.peer2, stage)).toBe(true)
+      for (const key of shut.hidden) {
+        expect(overlaps(shut.boxes[key], { x: 0, y: 0, ...stage })).toBe(false)
+        expect(area(shut.boxes[key])).toBeCloseTo(area(open.boxes[key]), 0)
+      }
+    }
+    // Collapsing means nothing without a spotlight.
+    expect(layout(input(4, { collapsed: true })).hidden).toEqual([])
+  })
+
   it('for any count, stage and spotlight, every tile is on the stage and no two overlap (the inset aside)', () => {
     fc.assert(
       fc.property(
