@@ -1,9 +1,11 @@
 import { useState, type DragEvent } from 'react'
+import { useTranslation } from 'react-i18next'
 import { parseDump, type SessionDump } from '../../../machines/inspect/recorder'
 import { InspectorView } from './InspectorView'
 
 /** `/inspect`: replays an exported session, with no call running. */
 export default function InspectPage() {
+  const { t, i18n } = useTranslation()
   const [dump, setDump] = useState<SessionDump | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [index, setIndex] = useState<number | null>(null)
@@ -16,7 +18,7 @@ export default function InspectPage() {
       setIndex(null)
       setError(null)
     } catch (e) {
-      setError(e instanceof SyntaxError ? `not JSON: ${e.message}` : e instanceof Error ? e.message : String(e))
+      setError(e instanceof SyntaxError ? t('inspector.page.notJson', { message: e.message }) : e instanceof Error ? e.message : String(e))
     }
   }
   const onDrop = (event: DragEvent) => {
@@ -29,9 +31,9 @@ export default function InspectPage() {
   return (
     <main className="inspect-page" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
       <header>
-        <h1>meshcall inspector</h1>
+        <h1>{t('inspector.page.title')}</h1>
         <label className="button">
-          Choose a session dump
+          {t('inspector.page.choose')}
           <input
             type="file"
             accept="application/json,.json"
@@ -40,7 +42,7 @@ export default function InspectPage() {
             onChange={(e) => void load(e.target.files?.[0])}
           />
         </label>
-        <span className="hint">…or drop one anywhere on this page.</span>
+        <span className="hint">{t('inspector.page.drop')}</span>
       </header>
       {error && (
         <p role="alert" className="hint error">
@@ -50,11 +52,15 @@ export default function InspectPage() {
       {dump && (
         <>
           <p className="hint" data-testid="dump-summary">
-            Recorded {new Date(dump.createdAt).toLocaleString()} · {dump.environment.userAgent} · {dump.actors.length} actors ·{' '}
-            {entries.length} entries
+            {[
+              t('inspector.page.recorded', { date: new Date(dump.createdAt).toLocaleString(i18n.language) }),
+              dump.environment.userAgent,
+              t('inspector.page.actors', { count: dump.actors.length }),
+              t('inspector.entries', { count: entries.length }),
+            ].join(' · ')}
           </p>
           <label className="scrubber">
-            Moment{' '}
+            {t('inspector.page.moment')}{' '}
             <input
               type="range"
               data-testid="scrubber"
@@ -62,9 +68,11 @@ export default function InspectPage() {
               max={Math.max(0, entries.length - 1)}
               value={index ?? entries.length - 1}
               onChange={(e) => setIndex(Number(e.target.value))}
-              aria-valuetext={at === null ? 'latest' : `entry ${at}`}
+              aria-valuetext={at === null ? t('inspector.page.latest') : t('inspector.page.entry', { seq: at })}
             />
-            <output>{index === null ? 'latest' : `#${at} of ${entries.length}`}</output>
+            <output>
+              {index === null ? t('inspector.page.latest') : t('inspector.page.position', { seq: at, total: entries.length })}
+            </output>
           </label>
           <InspectorView
             data={{ ...dump, latest: dump.latest }}

@@ -1,4 +1,5 @@
 import { useState, useSyncExternalStore } from 'react'
+import { useTranslation } from 'react-i18next'
 import type { Recorder } from '../../../machines/inspect/recorder'
 import { browserEnvironment } from './environment'
 import { InspectorView, type InspectorData } from './InspectorView'
@@ -16,6 +17,7 @@ export default function InspectorPanel({
   config: Record<string, unknown>
   onClose: () => void
 }) {
+  const { t } = useTranslation()
   useSyncExternalStore(recorder.subscribe, recorder.version)
   const [at, setAt] = useState<number | null>(null)
   const data: InspectorData = {
@@ -36,19 +38,20 @@ export default function InspectorPanel({
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000)
   }
   return (
-    <aside className="inspector" data-testid="inspector" aria-label="Inspector">
+    <aside className="inspector" data-testid="inspector" aria-label={t('inspector.title')}>
       <header>
-        <h2>Inspector</h2>
+        <h2>{t('inspector.title')}</h2>
         <span className="hint">
-          {data.entries.length} entries · {Object.keys(data.stats).length} peers with stats
+          {t('inspector.entries', { count: data.entries.length })} ·{' '}
+          {t('inspector.peersWithStats', { count: Object.keys(data.stats).length })}
         </span>
         <button type="button" data-testid="export-dump" onClick={exportDump}>
-          Export session
+          {t('inspector.export')}
         </button>
         <a className="button" href="/inspect" target="_blank" rel="noreferrer">
-          Open a dump…
+          {t('inspector.openDump')}
         </a>
-        <button type="button" onClick={onClose} aria-label="Close the inspector" title="Close (I)">
+        <button type="button" onClick={onClose} aria-label={t('inspector.close')} title={t('inspector.closeTitle')}>
           ✕
         </button>
       </header>

@@ -1,4 +1,6 @@
+import type { TFunction } from 'i18next'
 import { useEffect, useMemo, useState } from 'react'
+import { useTranslation } from 'react-i18next'
 import type { AnyStateMachine, StateValue } from 'xstate'
 import { activeStateIds } from '../../../machines/inspect/graph'
 import type { ActorInfo, ActorKind, Descriptions, StateEntry, TimelineEntry } from '../../../machines/inspect/recorder'
@@ -32,6 +34,7 @@ const isKind = (value: string): value is Kind => KINDS.some((kind) => kind === v
  * WebRTC stats and descriptions, at the live moment or at a chosen entry.
  */
 export function InspectorView({ data, at, onSelect }: { data: InspectorData; at: number | null; onSelect: (seq: number | null) => void }) {
+  const { t } = useTranslation()
   const [peer, setPeer] = useState('all')
   const [kind, setKind] = useState<Kind>('all')
   const moment = at === null ? null : (data.entries.find((e) => e.seq === at) ?? null)
@@ -59,12 +62,12 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
 
   return (
     <div className="inspector-view">
-      <section aria-label="Mesh overview" className="mesh">
-        <h3>Mesh</h3>
+      <section aria-label={t('inspector.mesh.region')} className="mesh">
+        <h3>{t('inspector.mesh.title')}</h3>
         <MeshOverview data={data} states={states} />
       </section>
-      <section aria-label="Statecharts" className="charts">
-        <h3>Statecharts {moment ? `at #${moment.seq}` : '(live)'}</h3>
+      <section aria-label={t('inspector.charts.region')} className="charts">
+        <h3>{moment ? t('inspector.charts.at', { seq: moment.seq }) : t('inspector.charts.live')}</h3>
         {data.actors.map((actor) => {
           const state = states[actor.label]
           if (!state) return null
@@ -80,13 +83,13 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
           )
         })}
       </section>
-      <section aria-label="Timeline" className="timeline">
-        <h3>Timeline</h3>
+      <section aria-label={t('inspector.timeline.title')} className="timeline">
+        <h3>{t('inspector.timeline.title')}</h3>
         <div className="filters">
           <label>
-            Peer{' '}
+            {t('inspector.timeline.peer')}{' '}
             <select value={peer} onChange={(e) => setPeer(e.target.value)}>
-              <option value="all">all</option>
+              <option value="all">{t('inspector.timeline.all')}</option>
               <option value="room">room</option>
               <option value="media">media</option>
               {peers.map((p) => (
@@ -97,7 +100,7 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
             </select>
           </label>
           <label>
-            Kind{' '}
+            {t('inspector.timeline.kind')}{' '}
             <select
               value={kind}
               onChange={(e) => {
@@ -105,15 +108,15 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
                 if (isKind(value)) setKind(value)
               }}
             >
-              <option value="all">all</option>
-              <option value="events">events</option>
-              <option value="states">state changes</option>
-              <option value="signaling">signaling</option>
+              <option value="all">{t('inspector.timeline.all')}</option>
+              <option value="events">{t('inspector.timeline.events')}</option>
+              <option value="states">{t('inspector.timeline.states')}</option>
+              <option value="signaling">{t('inspector.timeline.signaling')}</option>
             </select>
           </label>
           {at !== null && (
             <button type="button" onClick={() => onSelect(null)}>
-              Back to the latest
+              {t('inspector.timeline.back')}
             </button>
           )}
         </div>
@@ -129,22 +132,26 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
               >
                 <time>{((entry.t - start) / 1000).toFixed(3)}s</time>
                 <span className="actor">{entry.actor}</span>
-                <span className="text">{describe(entry)}</span>
+                <span className="text">{describe(entry, t)}</span>
               </button>
             </li>
           ))}
         </ol>
-        {selectedState && (
+        {selectedState && moment && (
           <details open className="snapshot">
             <summary>
-              {selectedState.actor} at #{moment?.seq}: {JSON.stringify(selectedState.value)}
+              {t('inspector.timeline.snapshot', {
+                actor: selectedState.actor,
+                seq: moment.seq,
+                value: JSON.stringify(selectedState.value),
+              })}
             </summary>
             <pre>{JSON.stringify({ tags: selectedState.tags, context: selectedState.context }, null, 2)}</pre>
           </details>
         )}
       </section>
-      <section aria-label="WebRTC statistics" className="stats">
-        <h3>WebRTC stats</h3>
+      <section aria-label={t('inspector.stats.region')} className="stats">
+        <h3>{t('inspector.stats.title')}</h3>
         {peers.map((p) => (
           <div key={p.label} className="peer-stats">
             <h4>{p.label}</h4>
@@ -152,8 +159,8 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
           </div>
         ))}
       </section>
-      <section aria-label="Session descriptions" className="sdp">
-        <h3>Descriptions</h3>
+      <section aria-label={t('inspector.sdp.region')} className="sdp">
+        <h3>{t('inspector.sdp.title')}</h3>
         {peers.map((p) => (
           <details key={p.label}>
             <summary>{p.label}</summary>
@@ -162,10 +169,10 @@ export function InspectorView({ data, at, onSelect }: { data: InspectorData; at:
               local={data.descriptions[p.label]?.local ?? null}
               remote={data.descriptions[p.label]?.remote ?? null}
             />
-            <h4>Local</h4>
-            <pre>{data.descriptions[p.label]?.local ?? '(none)'}</pre>
-            <h4>Remote</h4>
-            <pre>{data.descriptions[p.label]?.remote ?? '(none)'}</pre>
+            <h4>{t('inspector.sdp.local')}</h4>
+            <pre>{data.descriptions[p.label]?.local ?? t('inspector.sdp.none')}</pre>
+            <h4>{t('inspector.sdp.remote')}</h4>
+            <pre>{data.descriptions[p.label]?.remote ?? t('inspector.sdp.none')}</pre>
           </details>
         ))}
       </section>
@@ -223,17 +230,17 @@ function samplesUntil(samples: readonly StatsSample[], t: number | null): StatsS
   return t === null ? [...samples] : samples.filter((s) => s.t <= t)
 }
 
-function describe(entry: TimelineEntry): string {
+function describe(entry: TimelineEntry, t: TFunction): string {
   if (entry.kind === 'state') return `→ ${stateText(entry.value)}${entry.tags.length ? ` [${entry.tags.join(', ')}]` : ''}`
   const s = entry.signal
   if (s) {
-    const arrow = s.direction === 'in' ? `⇐ from ${s.peerId}` : `⇒ to ${s.peerId}`
+    const arrow = s.direction === 'in' ? t('inspector.timeline.from', { peer: s.peerId }) : t('inspector.timeline.to', { peer: s.peerId })
     const what =
       s.kind === 'description'
         ? (s.sdpType ?? 'description')
         : s.kind === 'candidate'
-          ? `candidate ${s.candidateType ?? '?'}/${s.protocol ?? '?'}`
-          : 'end of candidates'
+          ? t('inspector.timeline.candidate', { type: s.candidateType ?? '?', protocol: s.protocol ?? '?' })
+          : t('inspector.timeline.endOfCandidates')
     return `${arrow} ${what} · session ${s.session}${s.ack !== null ? ` ack ${s.ack}` : ''}`
   }
   return `${entry.event}${entry.summary ? ` ${entry.summary}` : ''}`
@@ -284,6 +291,7 @@ function worse(a: string | undefined, b: string | undefined): PairTag {
  * between the others from what each of them shares in its presence.
  */
 function MeshOverview({ data, states }: { data: InspectorData; states: Record<string, StateEntry> }) {
+  const { t } = useTranslation()
   const peers = data.actors.filter((a) => a.kind === 'peer')
   const names = rosterNames(states.room?.context)
   const links = rosterLinks(states.room?.context)
@@ -296,7 +304,7 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
   const ids = [selfId, ...peers.map((p) => p.label)]
   const nodes = ids.map((id, i) => {
     const angle = (2 * Math.PI * i) / ids.length - Math.PI / 2
-    const label = id === selfId ? `${names[selfId] ?? 'you'} (self)` : (names[id] ?? id)
+    const label = id === selfId ? t('inspector.mesh.self', { name: names[selfId] ?? t('inspector.mesh.you') }) : (names[id] ?? id)
     return { id, label, x: center + radius * Math.cos(angle), y: center + radius * Math.sin(angle) }
   })
   const edges = nodes.flatMap((a, i) =>
@@ -313,10 +321,10 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
     }),
   )
   return (
-    <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label={`Mesh of ${nodes.length} participants`} className="mesh-svg">
+    <svg viewBox={`0 0 ${size} ${size}`} role="img" aria-label={t('inspector.mesh.figure', { count: nodes.length })} className="mesh-svg">
       {edges.map(({ a, b, tag, key }) => (
         <line key={key} x1={a.x} y1={a.y} x2={b.x} y2={b.y} className={`pair ${tag}`} data-pair={key} data-state={tag}>
-          <title>{`${a.label} – ${b.label}: ${tag}`}</title>
+          <title>{t('inspector.mesh.pair', { a: a.label, b: b.label, state: tag })}</title>
         </line>
       ))}
       {nodes.map((node) => (
@@ -337,6 +345,7 @@ function MeshOverview({ data, states }: { data: InspectorData; states: Record<st
  * middle.
  */
 function SafetyCodeLine({ room, local, remote }: { room: string | null; local: string | null; remote: string | null }) {
+  const { t } = useTranslation()
   const [code, setCode] = useState<string | null>(null)
   useEffect(() => {
     let current = true
@@ -347,7 +356,7 @@ function SafetyCodeLine({ room, local, remote }: { room: string | null; local: s
   }, [room, local, remote])
   return (
     <p className="safety-line" data-testid="inspector-safety-code">
-      Safety code: <code>{code ?? '(not negotiated)'}</code>
+      {t('inspector.sdp.safetyCode')} <code>{code ?? t('inspector.sdp.notNegotiated')}</code>
     </p>
   )
 }

@@ -1,4 +1,5 @@
 import { useEffect, useId, useMemo, useReducer } from 'react'
+import { useTranslation } from 'react-i18next'
 import type { AnyStateMachine, StateValue } from 'xstate'
 import { activeStateIds, machineGraph, takenEdgeIds, type ChartNode, type TakenTransition } from '../../../machines/inspect/graph'
 import { HEADER, INITIAL_MARK, LINE, PAD_X, edgeText, layoutStatechart, type ChartLayout, type StateBox } from './statechartLayout'
@@ -67,6 +68,7 @@ function useLayout(machine: AnyStateMachine): Settled | null {
  * <Statechart machine={peerMachine} actorId={peerId} value={snapshot.value} />
  */
 export function Statechart({ machine, actorId, value, lastTransition = null, title }: StatechartProps) {
+  const { t } = useTranslation()
   const result = useLayout(machine)
   const name = title ?? machine.id
   const active = useMemo((): { ids: string[]; error: string | null } => {
@@ -82,11 +84,11 @@ export function Statechart({ machine, actorId, value, lastTransition = null, tit
       <figcaption className="statechart__title">{name}</figcaption>
       {result === null ? (
         <p className="statechart__placeholder" role="status">
-          laying out…
+          {t('inspector.statechart.layingOut')}
         </p>
       ) : 'error' in result ? (
         <p className="statechart__error" role="alert">
-          The chart could not be laid out: {result.error}
+          {t('inspector.statechart.failed', { error: result.error })}
         </p>
       ) : (
         <Chart layout={result.layout} name={name} activeIds={active.ids} lastTransition={lastTransition} />
@@ -96,7 +98,7 @@ export function Statechart({ machine, actorId, value, lastTransition = null, tit
           {active.error}
         </p>
       )}
-      <ul className="visually-hidden" aria-label={`Active states of ${name}`}>
+      <ul className="visually-hidden" aria-label={t('inspector.statechart.activeStates', { name })}>
         {active.ids.map((id) => (
           <li key={id}>{id}</li>
         ))}
@@ -118,6 +120,7 @@ function Chart({
   activeIds: string[]
   lastTransition: TakenTransition | null
 }) {
+  const { t } = useTranslation()
   const markerId = `statechart-arrow-${useId().replace(/[^\w-]/g, '')}`
   const { svgRef, view, zoom, fit, pointerHandlers } = usePanZoom(layout)
 
@@ -126,19 +129,22 @@ function Chart({
   const parents = new Map(layout.states.map((s) => [s.node.id, s.node]))
   const leaves = activeIds.filter((id) => !activeIds.some((other) => parents.get(other)?.parentId === id))
   const root = layout.states[0]?.node.id ?? ''
-  const summary = `${name} statechart; active: ${leaves.map((id) => id.slice(root.length + 1) || id).join(', ') || 'none'}`
+  const summary = t('inspector.statechart.summary', {
+    name,
+    states: leaves.map((id) => id.slice(root.length + 1) || id).join(', ') || t('inspector.statechart.none'),
+  })
 
   return (
     <div className="statechart__frame">
-      <div className="statechart__zoom" role="group" aria-label="Zoom">
-        <button type="button" onClick={() => zoom(ZOOM_STEP)} aria-label="Zoom in">
+      <div className="statechart__zoom" role="group" aria-label={t('inspector.statechart.zoom')}>
+        <button type="button" onClick={() => zoom(ZOOM_STEP)} aria-label={t('inspector.statechart.zoomIn')}>
           +
         </button>
-        <button type="button" onClick={() => zoom(1 / ZOOM_STEP)} aria-label="Zoom out">
+        <button type="button" onClick={() => zoom(1 / ZOOM_STEP)} aria-label={t('inspector.statechart.zoomOut')}>
           −
         </button>
-        <button type="button" onClick={fit} aria-label="Fit to view" disabled={view.width >= layout.width}>
-          fit
+        <button type="button" onClick={fit} aria-label={t('inspector.statechart.fitLabel')} disabled={view.width >= layout.width}>
+          {t('inspector.statechart.fit')}
         </button>
       </div>
       <svg

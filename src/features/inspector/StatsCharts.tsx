@@ -1,4 +1,6 @@
+import type { TFunction } from 'i18next'
 import { useEffect, useMemo, useRef } from 'react'
+import { useTranslation } from 'react-i18next'
 import type uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import type { StatsSample } from '../../../machines/inspect/stats'
@@ -6,27 +8,33 @@ import './stats.css'
 
 type Metric = 'bitrate' | 'rtt' | 'loss' | 'jitter' | 'fps'
 
-type SeriesSpec = { label: string; value: (sample: StatsSample) => number | null }
+/** `legend`: the series' name, where a chart has more than one; else the chart's title names it. */
+type SeriesSpec = { legend?: 'in' | 'out'; value: (sample: StatsSample) => number | null }
 
-type MetricSpec = { metric: Metric; title: string; unit: string; series: SeriesSpec[] }
+/** Units are symbols, the same in every language, but for frames per second. */
+type MetricSpec = { metric: Metric; unit: 'kbit/s' | 'ms' | '%' | 'fps'; series: SeriesSpec[] }
 
 const kbps = (bps: number | null) => (bps === null ? null : bps / 1000)
 
 const METRICS: MetricSpec[] = [
   {
     metric: 'bitrate',
-    title: 'Bitrate',
     unit: 'kbit/s',
     series: [
-      { label: 'in', value: (s) => kbps(s.inBps) },
-      { label: 'out', value: (s) => kbps(s.outBps) },
+      { legend: 'in', value: (s) => kbps(s.inBps) },
+      { legend: 'out', value: (s) => kbps(s.outBps) },
     ],
   },
-  { metric: 'rtt', title: 'RTT', unit: 'ms', series: [{ label: 'RTT', value: (s) => s.rttMs }] },
-  { metric: 'loss', title: 'Loss', unit: '%', series: [{ label: 'loss', value: (s) => s.lossPct }] },
-  { metric: 'jitter', title: 'Jitter', unit: 'ms', series: [{ label: 'jitter', value: (s) => s.jitterMs }] },
-  { metric: 'fps', title: 'Frames', unit: 'fps', series: [{ label: 'fps', value: (s) => s.fps }] },
+  { metric: 'rtt', unit: 'ms', series: [{ value: (s) => s.rttMs }] },
+  { metric: 'loss', unit: '%', series: [{ value: (s) => s.lossPct }] },
+  { metric: 'jitter', unit: 'ms', series: [{ value: (s) => s.jitterMs }] },
+  { metric: 'fps', unit: 'fps', series: [{ value: (s) => s.fps }] },
 ]
+
+const titleOf = (t: TFunction, spec: MetricSpec) => t(`inspector.stats.${spec.metric}`)
+const unitOf = (t: TFunction, spec: MetricSpec) => (spec.unit === 'fps' ? t('inspector.stats.fpsUnit') : spec.unit)
+const seriesLabel = (t: TFunction, spec: MetricSpec, series: SeriesSpec) =>
+  series.legend ? t(`inspector.stats.${series.legend}`) : titleOf(t, spec)
 
 const CHART_HEIGHT = 100
 const FALLBACK_WIDTH = 220
@@ -46,6 +54,7 @@ const FALLBACK_WIDTH = 220
  * ```
  */
 export function StatsCharts({ peerId, samples }: { peerId: string; samples: readonly StatsSample[] }) {
+  const { t } = useTranslation()
   // Callers often pass a fresh array each render. Samples only ever arrive at
   // the end and leave from the start, so these three numbers say when they changed.
   const signature = `${samples.length}:${samples[0]?.t}:${samples.at(-1)?.t}`
@@ -55,17 +64,17 @@ export function StatsCharts({ peerId, samples }: { peerId: string; samples: read
   const pair = latest?.pair ?? null
 
   return (
-    <section className="stats-charts" aria-label={`Connection stats for ${peerId}`} data-peer-id={peerId}>
+    <section className="stats-charts" aria-label={t('inspector.stats.connection', { peer: peerId })} data-peer-id={peerId}>
       <div className="stats-charts-grid">
         {METRICS.map((spec) => (
           <MetricChart key={spec.metric} spec={spec} samples={stable} />
         ))}
       </div>
       <p className="stats-charts-latest" data-testid="stats-latest">
-        {latestNumbers(latest)}
+        {latestNumbers(t, latest)}
         {' · '}
         <span className="stats-charts-pair" data-testid="stats-pair" title={addresses(pair)}>
-          {pairText(pair)}
+          {pairText(t, pair)}
         </span>
       </p>
     </section>
@@ -73,6 +82,7 @@ export function StatsCharts({ peerId, samples }: { peerId: string; samples: read
 }
 
 function MetricChart({ spec, samples }: { spec: MetricSpec; samples: readonly StatsSample[] }) {
+  const { t } = useTranslation()
   const container = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
   const data = useMemo(() => alignedData(spec, samples), [spec, samples])
@@ -86,7 +96,7 @@ function MetricChart({ spec, samples }: { spec: MetricSpec; samples: readonly St
     let observer: ResizeObserver | undefined
     const create = (UPlot: typeof uPlot) => {
       if (cancelled) return
-      const chart = new UPlot(chartOptions(spec, element), latestData.current, element)
+      const chart = new UPlot(chartOptions(spec, element, t), latestData.current, element)
       plot.current = chart
       if (typeof ResizeObserver !== 'undefined') {
         observer = new ResizeObserver(() => chart.setSize({ width: widthOf(element), height: CHART_HEIGHT }))
@@ -101,7 +111,7 @@ function MetricChart({ spec, samples }: { spec: MetricSpec; samples: readonly St
       plot.current?.destroy()
       plot.current = null
     }
-  }, [spec])
+  }, [spec, t])
 
   useEffect(() => {
     latestData.current = data
@@ -111,11 +121,11 @@ function MetricChart({ spec, samples }: { spec: MetricSpec; samples: readonly St
   return (
     <figure className="stats-chart" data-testid="stats-chart" data-metric={spec.metric} data-points={points}>
       <figcaption>
-        {spec.title} <span className="unit">{spec.unit}</span>
+        {titleOf(t, spec)} <span className="unit">{unitOf(t, spec)}</span>
         {spec.series.length > 1 &&
           spec.series.map((series, index) => (
-            <span key={series.label} className={`legend series-${index + 1}`}>
-              {series.label}
+            <span key={index} className={`legend series-${index + 1}`}>
+              {seriesLabel(t, spec, series)}
             </span>
           ))}
       </figcaption>
@@ -129,7 +139,7 @@ function alignedData(spec: MetricSpec, samples: readonly StatsSample[]): uPlot.A
   return [samples.map((sample) => sample.t / 1000), ...spec.series.map((series) => samples.map(series.value))]
 }
 
-function chartOptions(spec: MetricSpec, element: HTMLElement): uPlot.Options {
+function chartOptions(spec: MetricSpec, element: HTMLElement, t: TFunction): uPlot.Options {
   // Colours come from stats.css at each draw, so a theme change shows at the next sample.
   const colour = (name: string) => () => getComputedStyle(element).getPropertyValue(name).trim() || 'currentColor'
   const axis: uPlot.Axis = {
@@ -156,7 +166,7 @@ function chartOptions(spec: MetricSpec, element: HTMLElement): uPlot.Options {
     series: [
       {},
       ...spec.series.map((series, index) => ({
-        label: series.label,
+        label: seriesLabel(t, spec, series),
         stroke: colour(`--stats-series-${index + 1}`),
         width: 1.5,
         points: { show: false },
@@ -202,15 +212,15 @@ const NO_SAMPLE: Omit<StatsSample, 't'> = {
   pair: null,
 }
 
-function latestNumbers(sample: StatsSample | null): string {
+function latestNumbers(t: TFunction, sample: StatsSample | null): string {
   const { inBps, outBps, rttMs, lossPct, jitterMs, fps } = sample ?? NO_SAMPLE
   return [
-    `in ${format(kbps(inBps), 0)} kbit/s`,
-    `out ${format(kbps(outBps), 0)} kbit/s`,
-    `RTT ${format(rttMs, 0)} ms`,
-    `loss ${format(lossPct, 1)} %`,
-    `jitter ${format(jitterMs, 1)} ms`,
-    `${format(fps, 0)} fps`,
+    t('inspector.stats.latestIn', { value: format(kbps(inBps), 0) }),
+    t('inspector.stats.latestOut', { value: format(kbps(outBps), 0) }),
+    t('inspector.stats.latestRtt', { value: format(rttMs, 0) }),
+    t('inspector.stats.latestLoss', { value: format(lossPct, 1) }),
+    t('inspector.stats.latestJitter', { value: format(jitterMs, 1) }),
+    t('inspector.stats.latestFps', { value: format(fps, 0) }),
   ].join(' · ')
 }
 
@@ -218,8 +228,8 @@ function format(value: number | null, digits: number): string {
   return value === null ? '–' : value.toFixed(digits)
 }
 
-function pairText(pair: StatsSample['pair']): string {
-  return pair ? `${pair.localType} ↔ ${pair.remoteType} · ${pair.protocol}` : 'no candidate pair'
+function pairText(t: TFunction, pair: StatsSample['pair']): string {
+  return pair ? `${pair.localType} ↔ ${pair.remoteType} · ${pair.protocol}` : t('inspector.stats.noPair')
 }
 
 function addresses(pair: StatsSample['pair']): string | undefined {

@@ -6,6 +6,7 @@ import { machineGraph } from '../../../machines/inspect/graph'
 import { peerMachine } from '../../../machines/peerMachine'
 import { roomMachine } from '../../../machines/roomMachine'
 import { Statechart } from '../../../src/features/inspector/Statechart'
+import '../../../src/i18n'
 
 afterEach(cleanup)
 

@@ -3,6 +3,7 @@ import { cleanup, render, screen, waitFor } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { StatsSample } from '../../../machines/inspect/stats'
 import { StatsCharts } from '../../../src/features/inspector/StatsCharts'
+import '../../../src/i18n'
 
 /** Stands in for uPlot where a canvas is faked, recording what the component asks of it. */
 const plots = vi.hoisted(() => {
