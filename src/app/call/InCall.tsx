@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useShortcuts } from '../../shared/useShortcuts'
 import { Controls } from '../../features/call/Controls'
@@ -67,6 +67,8 @@ export function InCall() {
   const [collapsed, setCollapsed] = useState(false)
   const [offStage, setOffStage] = useState<string[]>([])
   const away = useLongAway(offStage)
+  // Only a change of who is off the stage renders the call again.
+  const onAway = useCallback((keys: string[]) => setOffStage((old) => (old.join(' ') === keys.join(' ') ? old : keys)), [])
   const [following, toggleFollowing] = useFollowSetting()
   const { speaker, onSpeaking } = useFollowSpeaker(Object.keys(peers))
   const online = useOnline()
@@ -176,7 +178,7 @@ export function InCall() {
         onToggleVideo={audioOnly ? undefined : toggleVideoOff}
         collapsed={collapsed}
         onCollapse={setCollapsed}
-        onAway={setOffStage}
+        onAway={onAway}
       />
       <ChatPanel open={chatOpen} onClose={() => setChatOpen(false)} />
       <Controls
