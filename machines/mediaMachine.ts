@@ -50,6 +50,8 @@ export type MediaEvent =
   | { type: 'devices.listed'; devices: DeviceInfoLike[] }
   /** Stop every local track: the call is over. */
   | { type: 'media.release' }
+  /** New capture constraints (the low-bandwidth setting changed): applied to the live camera and screen, and to every later capture. */
+  | { type: 'media.setCapture'; capture: CaptureConstraints }
 
 /** What the media actor tells its parent whenever what it sends changes. */
 export type MediaOutputEvent = {
@@ -306,6 +308,27 @@ export const mediaMachine = setup({
         },
       }
     }),
+    setCapture: assign(({ event }) => {
+      assertEvent(event, 'media.setCapture')
+      return { capture: event.capture }
+    }),
+    /**
+     * The live camera and screen take the new constraints in place, as far
+     * as their sources allow (a browser can scale a track down, not past the
+     * format its device was opened with: that comes at the next opening, a
+     * device switch or the next call). Nothing is renegotiated.
+     */
+    applyCapture: ({ context }) => {
+      const { video, screen } = context.tracks
+      for (const [track, constraints] of [
+        [video, context.capture.camera],
+        [screen, context.capture.screen],
+      ] as const) {
+        track?.applyConstraints?.(constraints ?? {}).catch((error: unknown) => {
+          context.log.warn('capture constraints not applied', { kind: track.kind, error: String(error) })
+        })
+      }
+    },
     takeMedia: assign(({ context }, acquired: AcquiredMedia) => ({
       tracks: { ...context.tracks, stream: acquired.stream, audio: acquired.audio, video: acquired.video },
       devices: acquired.devices,
@@ -374,6 +397,7 @@ export const mediaMachine = setup({
       { actions: ['dropEndedTrack', 'notify', 'noteLost'] },
     ],
     'devices.listed': { actions: assign({ devices: ({ event }) => event.devices }) },
+    'media.setCapture': { actions: ['setCapture', 'applyCapture'] },
   },
   states: {
     devices: {

@@ -103,6 +103,7 @@ export const peerMachine = peerSetup
           'task.encoded': { actions: 'recordEncoded' },
           'media.tracks': { actions: ['updateLocalTracks', 'applyEncoding'] },
           'room.meshSize': { actions: ['updateMeshSize', 'applyEncoding'] },
+          'room.uplink': { actions: ['updateUplink', 'applyEncoding'] },
           'ui.wantVideo': { guard: 'changesWantVideo', actions: 'setWantVideo' },
           'remote.wantsVideo': { actions: ['setRemoteWantsVideo', 'applyEncoding'] },
         },

@@ -57,6 +57,7 @@ export type RoomContext = {
   webrtc: WebRTCImpl
   log: Logger
   timings: Partial<PeerTimings>
+  videoQuality: VideoQuality
   uplinkBps: number
   relayOnly: boolean
   heartbeat: Heartbeat
@@ -99,6 +100,8 @@ export type RoomEvent =
   | { type: 'ui.setName'; name: string }
   /** Hide this participant's addresses: relay every pair through TURN (set in the lobby, before the pairs exist). */
   | { type: 'ui.setRelayOnly'; relayOnly: boolean }
+  /** The low-bandwidth setting, switched in the lobby or during the call. */
+  | { type: 'ui.setVideoQuality'; quality: VideoQuality }
   | { type: 'ui.leave' }
   | { type: 'ui.retry' }
   | { type: 'ui.chat'; text: string }
@@ -337,6 +340,16 @@ export const roomMachine = setup({
     failUnreachable: assign(({ context }) => ({
       failure: { reason: 'unreachable' as const, message: `The room server at ${context.host} cannot be reached.` },
     })),
+    /** A new quality: its uplink budget for every pair (each resizes its encodings), and its capture constraints for the live camera and screen. */
+    setVideoQuality: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'ui.setVideoQuality')
+      if (event.quality === context.videoQuality) return
+      const uplinkBps = UPLINK_BPS[event.quality]
+      context.log.info('video quality', { quality: event.quality, uplinkBps })
+      enqueue.assign({ videoQuality: event.quality, uplinkBps })
+      for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'room.uplink', bps: uplinkBps })
+      enqueue.sendTo(context.media, { type: 'media.setCapture', capture: CAPTURE_CONSTRAINTS[event.quality] })
+    }),
     setRelayOnly: assign(({ event }) => {
       assertEvent(event, 'ui.setRelayOnly')
       return { relayOnly: event.relayOnly }
@@ -380,6 +393,7 @@ export const roomMachine = setup({
       webrtc: input.webrtc,
       log,
       timings: input.timings ?? {},
+      videoQuality: input.videoQuality ?? 'standard',
       uplinkBps: input.uplinkBps ?? UPLINK_BPS[input.videoQuality ?? 'standard'],
       relayOnly: input.relayOnly ?? false,
       heartbeat: input.heartbeat ?? DEFAULT_HEARTBEAT,
@@ -409,6 +423,7 @@ export const roomMachine = setup({
   initial: 'lobby',
   on: {
     'media.tracks': { actions: 'updateMedia' },
+    'ui.setVideoQuality': { actions: 'setVideoQuality' },
   },
   states: {
     lobby: {

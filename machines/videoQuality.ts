@@ -12,11 +12,16 @@ export type VideoQuality = 'standard' | 'low'
 export const VIDEO_QUALITIES: readonly VideoQuality[] = ['standard', 'low']
 
 /**
- * The capture constraints for each quality. `standard` leaves the devices
- * their defaults (a camera's is 640×480 at 30 fps on most).
+ * The capture constraints for each quality. `standard` asks for what most
+ * cameras give by default, 640×480 at 30 fps, and for screens the usual 30
+ * fps. Explicit, not absent: a live track switched back from `low` keeps its
+ * small size when its constraints are merely lifted (Chromium does).
  */
 export const CAPTURE_CONSTRAINTS: Record<VideoQuality, CaptureConstraints> = {
-  standard: { camera: null, screen: null },
+  standard: {
+    camera: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+    screen: { frameRate: { ideal: 30 } },
+  },
   low: {
     // `ideal`, not `exact`: a camera that cannot go this small still opens.
     camera: { width: { ideal: 320 }, height: { ideal: 180 }, frameRate: { ideal: 15, max: 15 } },

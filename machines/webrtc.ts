@@ -45,7 +45,9 @@ export type WebRTCImpl = {
  * machines listen to, and the lobby shows the `label`.
  */
 export type MediaStreamTrackLike = EventTarget &
-  Pick<MediaStreamTrack, 'id' | 'kind' | 'label' | 'enabled' | 'readyState' | 'stop' | 'getSettings'>
+  Pick<MediaStreamTrack, 'id' | 'kind' | 'label' | 'enabled' | 'readyState' | 'stop' | 'getSettings'> &
+  /** Absent on synthetic tracks (the Node bots'), which have one size. */
+  Partial<Pick<MediaStreamTrack, 'applyConstraints'>>
 
 /** A `MediaStream`: a local capture, or one the machines gather remote tracks in. */
 export type MediaStreamLike = Pick<MediaStream, 'id'> & {

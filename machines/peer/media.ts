@@ -41,6 +41,10 @@ export const mediaActions = {
     assertEvent(event, 'room.meshSize')
     return { meshSize: event.size }
   }),
+  updateUplink: peerSetup.assign(({ event }) => {
+    assertEvent(event, 'room.uplink')
+    return { uplinkBps: event.bps }
+  }),
   applyEncoding: peerSetup.enqueueActions(({ context, enqueue }) => {
     const { senders } = context.link
     const sized = videoEncodingFor(context.meshSize, context.uplinkBps, senders.screen !== null)

@@ -105,6 +105,8 @@ export type PeerEvent =
   | { type: 'channel.send'; message: ChannelMessage }
   | { type: 'media.tracks'; tracks: LocalTracks }
   | { type: 'room.meshSize'; size: number }
+  /** The uplink budget changed (the low-bandwidth setting). */
+  | { type: 'room.uplink'; bps: number }
   | { type: 'room.signalingRestored' }
   /** This device's network changed, and the signaling socket is back on the new one. */
   | { type: 'room.networkChanged' }

@@ -38,6 +38,8 @@ export const en = {
     cameraN: 'Camera {{n}}',
     relayOnly: "Hide my IP address: relay everything through the call's TURN server",
     relayOnlyHint: 'Slower, and it needs a TURN server: without one, nobody can reach you.',
+    lowBandwidth: 'Low bandwidth: a smaller, slower video',
+    lowBandwidthHint: 'For a weak connection or a slow computer. You can change it during the call.',
     join: 'Join call',
   },
   call: {
@@ -71,6 +73,8 @@ export const en = {
     devices: 'Microphone and camera',
     audioOnly: 'Audio only: no video sent or received',
     videoBack: 'Back to video',
+    lowBandwidth: 'Low bandwidth',
+    fullQuality: 'Back to full quality',
     followSpeaker: 'Follow the speaker',
     stopFollowing: 'Stop following the speaker',
     shortcuts: 'Keyboard shortcuts',

@@ -36,6 +36,8 @@ export const fr: Catalog = {
     cameraN: 'Caméra {{n}}',
     relayOnly: 'Masquer mon adresse IP : tout faire passer par le serveur TURN de l’appel',
     relayOnlyHint: 'Plus lent, et il faut un serveur TURN : sans lui, personne ne peut vous joindre.',
+    lowBandwidth: 'Faible débit : une vidéo plus petite et plus lente',
+    lowBandwidthHint: 'Pour une connexion faible ou un ordinateur lent. Modifiable pendant l’appel.',
     join: 'Rejoindre l’appel',
   },
   call: {
@@ -69,6 +71,8 @@ export const fr: Catalog = {
     devices: 'Micro et caméra',
     audioOnly: 'Audio seul : aucune vidéo envoyée ni reçue',
     videoBack: 'Revenir à la vidéo',
+    lowBandwidth: 'Faible débit',
+    fullQuality: 'Revenir à la qualité normale',
     followSpeaker: 'Suivre la personne qui parle',
     stopFollowing: 'Ne plus suivre la personne qui parle',
     shortcuts: 'Raccourcis clavier',

@@ -328,6 +328,38 @@ describe('the stage, in Chromium and Firefox', () => {
     await flows(ada, ['Bob', 'Cy'])
   }, 120_000)
 
+  it("low bandwidth during the call: switched off, every sender's budget grows at once; on again, it falls back", async () => {
+    // Every test participant joins with ?quality=low. Each remote tile shows the bitrate Ada sends that person.
+    const budgets = () =>
+      ada.evaluate(() => [...document.querySelectorAll<HTMLElement>('[data-testid="tile-quality"]')].map((q) => Number(q.dataset.bps)))
+    const low = await budgets()
+    expect(low).toHaveLength(2)
+    await ada.click('more')
+    expect(await ada.attr('low-bandwidth', 'aria-pressed')).toBe('true')
+    await ada.click('low-bandwidth')
+    let last = low
+    await waitUntil(
+      async () => {
+        last = await budgets()
+        return last.every((bps, i) => bps > low[i])
+      },
+      { what: `${ada}: more budget for every sender`, describe: () => last },
+    )
+    expect(await ada.evaluate(() => localStorage.getItem('meshcall.videoQuality'))).toBe('standard')
+    // The others still see her video.
+    await flows(bob, ['Ada'])
+    await ada.click('more')
+    await ada.click('low-bandwidth')
+    await waitUntil(
+      async () => {
+        last = await budgets()
+        return last.every((bps, i) => bps === low[i])
+      },
+      { what: `${ada}: the low budget again`, describe: () => last },
+    )
+    expect(await ada.evaluate(() => localStorage.getItem('meshcall.videoQuality'))).toBe('low')
+  }, 60_000)
+
   it('the keyboard shortcuts are listed in a dialog that ? opens', async () => {
     for (const p of [ada, cy]) {
       await p.press('?')

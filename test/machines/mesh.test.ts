@@ -284,6 +284,38 @@ describe('a room of bots with real WebRTC', () => {
     expect(unhandledErrors()).toEqual([])
   }, 90_000)
 
+  it("the low-bandwidth setting switched during the call lowers every sender's budget at once, and switching back restores it", async () => {
+    const opts = options()
+    const a = join(opts, 1)
+    join(opts, 2)
+    join(opts, 3)
+    await fullMesh(3)
+    await mediaFlows(new Map())
+    const maxBitrates = () =>
+      Object.values(a.call.getSnapshot().context.peers).map((ref) => {
+        const pc = ref.getSnapshot().context.link.pc as unknown as RTCPeerConnection
+        return (
+          pc
+            .getSenders()
+            .find((s) => s.track?.kind === 'video')
+            ?.getParameters().encodings[0]?.maxBitrate ?? null
+        )
+      })
+    const standard = maxBitrates()
+    expect(standard.every((bps) => bps !== null && bps > 0)).toBe(true)
+    a.call.send({ type: 'ui.setVideoQuality', quality: 'low' })
+    // The low budget (600 kbit/s) shared by two pairs: each sender well under the standard's.
+    await waitUntil(() => maxBitrates().every((bps, i) => bps !== null && bps < standard[i]! && bps <= 300_000), {
+      what: "Ada's senders on the low budget",
+      describe: () => ({ standard, now: maxBitrates() }),
+    })
+    expect(a.call.getSnapshot().context.uplinkBps).toBe(600_000)
+    a.call.send({ type: 'ui.setVideoQuality', quality: 'standard' })
+    await waitUntil(() => maxBitrates().every((bps, i) => bps === standard[i]), { what: "Ada's senders back on the standard budget" })
+    await mediaFlows(await frames())
+    expect(unhandledErrors()).toEqual([])
+  }, 90_000)
+
   it("everyone sees the whole mesh: a participant whose pairs cannot connect says so in its presence, and the others' pair stays connected", async () => {
     const opts = options({ timings: { disconnectedMs: 1_000, restartBackoffMs: 1_000, connectTimeoutMs: 2_000 } })
     // Relay only, in a room with no TURN server: this participant's pairs can never connect.

@@ -562,6 +562,9 @@ const UNCOVERED_TRANSITIONS: Record<string, string> = {
     "no UI; tested in mesh.test.ts ('a peer that does not want someone's video stops that sender's encoder') and " +
     "layout.test.ts ('audio only stops the video both ways')",
   'active · remote.wantsVideo': "raised by the data channel's video message, which only ui.wantVideo sends; tested by the same two tests",
+  'active · room.uplink':
+    "the room's new uplink budget when the low-bandwidth setting is switched; the model's pair has no room; tested in " +
+    "mesh.test.ts ('the low-bandwidth setting switched during the call') and layout.test.ts ('low bandwidth during the call')",
   'active.connection.connected · task.route [isRelayed]':
     "the stats' word that the selected pair goes through a relay; the simulated connection has no TURN server; " +
     'tested by the symmetric-turn lab scenario (each bot hears the other share the pair as relayed, through coturn) ' +

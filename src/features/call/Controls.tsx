@@ -1,6 +1,7 @@
 import { useSelector } from '@xstate/react'
 import {
   AudioLines,
+  Gauge,
   Ellipsis,
   Keyboard,
   Link,
@@ -24,6 +25,7 @@ import { useShortcuts } from '../../shared/useShortcuts'
 import { CallContext } from '../../shared/callContext'
 import { useMediaQuery } from '../../shared/useElementSize'
 import { saveResume } from './resume'
+import { useLowBandwidth } from '../../shared/videoQuality'
 
 /** Whether this browser can share a screen at all (phones cannot). */
 const canShareScreen = () => typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function'
@@ -103,6 +105,7 @@ export function Controls({
   const canLeave = CallContext.useSelector((s) => s.can({ type: 'ui.leave' }))
   const narrow = useMediaQuery('(max-width: 640px)')
   const [menuOpen, setMenuOpen] = useState(false)
+  const [lowBandwidth, setLowBandwidth] = useLowBandwidth()
 
   useShortcuts({
     m: () => media.send({ type: 'ui.toggleMic' }),
@@ -176,6 +179,13 @@ export function Controls({
           data-testid="audio-only"
           aria-pressed={audioOnly}
           onClick={onToggleAudioOnly}
+        />
+        <ControlButton
+          icon={Gauge}
+          label={lowBandwidth ? t('controls.fullQuality') : t('controls.lowBandwidth')}
+          data-testid="low-bandwidth"
+          aria-pressed={lowBandwidth}
+          onClick={() => setLowBandwidth(!lowBandwidth)}
         />
         <ControlButton
           icon={Speech}

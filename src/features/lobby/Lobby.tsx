@@ -11,6 +11,7 @@ import { initials } from '../../shared/initials'
 import { displayName } from '../../../protocol/messages'
 import { loadName, saveName } from './displayName'
 import { saveRelayOnly } from './relayOnly'
+import { useLowBandwidth } from '../../shared/videoQuality'
 
 /** Its own component: it renders at every sample, and the rest of the lobby need not. */
 function MicMeter({ stream, version }: { stream: MediaStreamLike | null; version: string | null }) {
@@ -38,6 +39,7 @@ export function Lobby() {
   const [name, setName] = useState(loadName)
   // The room machine holds the setting (read from storage at start-up); the lobby only changes it.
   const relayOnly = CallContext.useSelector((s) => s.context.relayOnly)
+  const [lowBandwidth, setLowBandwidth] = useLowBandwidth()
   const toggleRelay = (on: boolean) => {
     saveRelayOnly(on)
     call.send({ type: 'ui.setRelayOnly', relayOnly: on })
@@ -94,6 +96,18 @@ export function Lobby() {
             <span>
               {t('lobby.relayOnly')}
               <small>{t('lobby.relayOnlyHint')}</small>
+            </span>
+          </label>
+          <label className="check">
+            <input
+              type="checkbox"
+              data-testid="low-bandwidth"
+              checked={lowBandwidth}
+              onChange={(event) => setLowBandwidth(event.target.checked)}
+            />
+            <span>
+              {t('lobby.lowBandwidth')}
+              <small>{t('lobby.lowBandwidthHint')}</small>
             </span>
           </label>
           <button type="submit" className="primary big" data-testid="join">
