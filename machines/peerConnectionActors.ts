@@ -126,6 +126,10 @@ export type TaskResult =
   /** The selected pair has a relay candidate on either side; null when no pair is selected (or no stats). */
   | { type: 'task.route'; relayed: boolean | null }
 
+/** How many more times, and how far apart, the route is read while the stats name no selected pair. */
+const ROUTE_READS = 10
+const ROUTE_RETRY_MS = 250
+
 /**
  * Runs fire-and-forget operations (candidates, replaceTrack, setParameters)
  * and reports failures back as events.
@@ -164,18 +168,25 @@ export const connectionTasks = fromCallback<ConnectionTask, { pc: PeerConnection
           send({ type: 'task.failed', ...report(task.type, error) } satisfies TaskResult)
         })
         return
-      case 'task.readRoute':
-        pc.getStats().then(
-          (report) => {
-            const pair = pairSummary(toSnapshot(report, Date.now()))
-            send({
-              type: 'task.route',
-              relayed: pair ? pair.localType === 'relay' || pair.remoteType === 'relay' : null,
-            } satisfies TaskResult)
-          },
-          () => send({ type: 'task.route', relayed: null } satisfies TaskResult),
-        )
+      case 'task.readRoute': {
+        // The stats may name the selected pair a moment after "connected":
+        // read again, a few times, until they do.
+        const read = (left: number) => {
+          if (out.send === null) return
+          pc.getStats().then(
+            (report) => {
+              const pair = pairSummary(toSnapshot(report, Date.now()))
+              if (pair)
+                send({ type: 'task.route', relayed: pair.localType === 'relay' || pair.remoteType === 'relay' } satisfies TaskResult)
+              else if (left > 0 && pc.connectionState !== 'closed') setTimeout(() => read(left - 1), ROUTE_RETRY_MS)
+              else send({ type: 'task.route', relayed: null } satisfies TaskResult)
+            },
+            () => send({ type: 'task.route', relayed: null } satisfies TaskResult),
+          )
+        }
+        read(ROUTE_READS)
         return
+      }
       case 'task.encode': {
         const parameters = task.sender.getParameters()
         if (!parameters.encodings || parameters.encodings.length === 0) return
